@@ -1,0 +1,27 @@
+package hookd
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event is something that happened in the publishing product: one trigger and an opaque JSON
+// payload. Its deliveries, one per matching webhook, share its payload.
+type Event struct {
+	ID        int64
+	Trigger   Trigger // a single trigger bit
+	Payload   json.RawMessage
+	TargetID  string // entity id used to match webhooks with a TargetID
+	CreatedBy string // uuid of the acting user, may be empty
+	CreatedOn time.Time
+}
+
+// EventPublishParams are the arguments of Store.EventPublish.
+type EventPublishParams struct {
+	Trigger   Trigger
+	Payload   json.RawMessage // compact, valid JSON
+	TargetID  string
+	CreatedBy string
+	// UserID is recorded as the acting user (DocSpace log uid) of the new deliveries.
+	UserID string
+}
