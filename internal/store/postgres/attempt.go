@@ -1,0 +1,223 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+)
+
+// recordedDelivery is what AttemptRecord knows of a locked delivery while it goes through the
+// results of one batch (two results may concern the same delivery).
+type recordedDelivery struct {
+	webhookID int64
+	state     hookd.DeliveryState
+	token     int64
+	number    int // number of the newest attempt stored
+}
+
+// insertAttemptSQL stores an attempt whose claim no longer holds its delivery.
+const insertAttemptSQL = `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, request_headers,
+		request_body, status, response_headers, response_body, error)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
+
+// recordAttemptSQL stores an attempt and moves its delivery on, in one statement. $11..$14
+// are the new state, next attempt time (NULL keeps it), end of the attempt and the error.
+const recordAttemptSQL = `WITH a AS (` + insertAttemptSQL + `)
+	UPDATE deliveries d SET state = $11, next_attempt_at = coalesce($12, d.next_attempt_at),
+		lease_until = NULL, attempts = d.attempts + 1, status = $7, delivered_on = $13,
+		last_error = $10, last_attempt_id = a.id
+	FROM a WHERE d.id = $1
+	RETURNING a.id`
+
+// recordWebhookSQL keeps the webhook's view of its deliveries: last success or failure, last
+// status, and switches it off when the result asks for it ($6 not empty).
+const recordWebhookSQL = `UPDATE webhooks SET
+		last_success_on = CASE WHEN $2 THEN $3 ELSE last_success_on END,
+		last_failure_on = CASE WHEN $2 THEN last_failure_on ELSE $3 END,
+		last_failure_content = CASE WHEN $2 THEN last_failure_content ELSE $4 END,
+		last_status = $5,
+		enabled = CASE WHEN $6 = '' THEN enabled ELSE false END,
+		disabled_reason = CASE WHEN $6 = '' THEN disabled_reason ELSE $6 END
+	WHERE id = $1`
+
+// AttemptRecord stores finished attempts in one transaction and one round trip of
+// statements. Every attempt whose delivery still exists is stored, numbered after the
+// delivery's previous attempts; only those whose claim token still holds the delivery move
+// it on and update its webhook. Results for deliveries deleted meanwhile are dropped. Each
+// result's Attempt gets its ID and Number.
+func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResult) error {
+	var ids []int64
+	for _, r := range results {
+		if r == nil || r.Outcome < hookd.OutcomeDelivered || r.Outcome > hookd.OutcomeFailed {
+			return hookd.Errorf(hookd.EINVALID, "An attempt result needs an outcome.")
+		}
+		ids = append(ids, r.Attempt.DeliveryID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	headers := make([][2][]byte, len(results))
+	for i, r := range results {
+		var err error
+		if headers[i][0], err = marshalHeaders(r.Attempt.RequestHeaders); err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+		if headers[i][1], err = marshalHeaders(r.Attempt.ResponseHeaders); err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+	}
+	now := s.now()
+	// stored is, per attempt row written, its result, number and whether a webhook update
+	// follows it in the batch.
+	type stored struct {
+		result  *hookd.AttemptResult
+		number  int
+		webhook bool
+		id      int64
+	}
+	var rows []stored
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		ds, err := lockForRecord(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		rows = rows[:0]
+		b := &pgx.Batch{}
+		for i, r := range results {
+			d, ok := ds[r.Attempt.DeliveryID]
+			if !ok {
+				continue
+			}
+			d.number++
+			a := &r.Attempt
+			args := []any{a.DeliveryID, d.number, micro(a.StartedAt), int64(a.Duration), headers[i][0],
+				a.RequestBody, a.Status, headers[i][1], a.ResponseBody, a.Error}
+			if d.state != hookd.DeliveryStateInflight || d.token != r.ClaimToken {
+				b.Queue(insertAttemptSQL, args...)
+				rows = append(rows, stored{result: r, number: d.number})
+				continue
+			}
+			end := micro(a.StartedAt.Add(a.Duration))
+			var next *time.Time
+			switch r.Outcome {
+			case hookd.OutcomeDelivered:
+				d.state = hookd.DeliveryStateDelivered
+			case hookd.OutcomeRetry:
+				d.state = hookd.DeliveryStateRetrying
+				t := micro(r.NextAttemptAt)
+				if r.NextAttemptAt.IsZero() {
+					t = now
+				}
+				next = &t
+			default:
+				d.state = hookd.DeliveryStateFailed
+			}
+			b.Queue(recordAttemptSQL, append(args, string(d.state), next, end)...)
+			b.Queue(recordWebhookSQL, d.webhookID, r.Outcome == hookd.OutcomeDelivered, end, a.Error,
+				a.Status, r.DisableWebhook)
+			rows = append(rows, stored{result: r, number: d.number, webhook: true})
+		}
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		for i := range rows {
+			if err := br.QueryRow().Scan(&rows[i].id); err != nil {
+				return err
+			}
+			if rows[i].webhook {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+			}
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return formatError("record attempts", err)
+	}
+	for _, st := range rows {
+		st.result.Attempt.ID, st.result.Attempt.Number = st.id, st.number
+	}
+	return nil
+}
+
+// lockForRecord locks what AttemptRecord changes and returns the deliveries of ids that still
+// exist. Webhooks are locked before deliveries, each in id order: WebhookDelete locks a webhook
+// before cascading to its deliveries, and the same order everywhere means no deadlock.
+func lockForRecord(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*recordedDelivery, error) {
+	if _, err := tx.Exec(ctx, `SELECT w.id FROM webhooks w
+		WHERE w.id IN (SELECT webhook_id FROM deliveries WHERE id = ANY($1))
+		ORDER BY w.id FOR NO KEY UPDATE`, ids); err != nil {
+		return nil, fmt.Errorf("lock webhooks: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT d.id, d.webhook_id, d.state, d.claim_token FROM deliveries d
+		WHERE d.id = ANY($1) ORDER BY d.id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("lock deliveries: %w", err)
+	}
+	ds := map[int64]*recordedDelivery{}
+	var (
+		id int64
+		d  recordedDelivery
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &d.webhookID, &d.state, &d.token}, func() error {
+		dd := d
+		ds[id] = &dd
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("lock deliveries: %w", err)
+	}
+	// Under the delivery locks no one else can add attempts, so the numbers are stable.
+	rows, err = tx.Query(ctx, `SELECT delivery_id, max(number) FROM attempts
+		WHERE delivery_id = ANY($1) GROUP BY delivery_id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("attempt numbers: %w", err)
+	}
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+		if d, ok := ds[id]; ok {
+			d.number = n
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("attempt numbers: %w", err)
+	}
+	return ds, nil
+}
+
+// AttemptList returns the attempts of one delivery, first attempt first; ErrNotFound when the
+// delivery does not exist.
+func (s *Store) AttemptList(ctx context.Context, deliveryID int64) ([]*hookd.Attempt, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+attemptCols+` FROM deliveries d
+		LEFT JOIN attempts a ON a.delivery_id = d.id
+		WHERE d.id = $1 ORDER BY a.number`, deliveryID)
+	if err != nil {
+		return nil, formatError(fmt.Sprintf("list attempts of delivery %d", deliveryID), err)
+	}
+	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Attempt, error) {
+		var sc attemptScan
+		if err := r.Scan(sc.dest()...); err != nil {
+			return nil, err
+		}
+		return sc.attempt()
+	})
+	if err != nil {
+		return nil, formatError(fmt.Sprintf("list attempts of delivery %d", deliveryID), err)
+	}
+	if len(as) == 0 {
+		return nil, fmt.Errorf("list attempts of delivery %d: %w", deliveryID, hookd.ErrNotFound)
+	}
+	out := as[:0]
+	for _, a := range as {
+		if a != nil { // the LEFT JOIN row of a delivery without attempts
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+)
+
+// claimSQL leases due deliveries. The CTE locks the oldest due rows with FOR UPDATE SKIP
+// LOCKED, so concurrent claimers (other goroutines, other nodes) pass over each other's rows
+// instead of waiting or taking them twice; the UPDATE moves them in flight and bumps the
+// fencing token. A row is due when it waits (pending or retrying) and its time has come, or
+// when it is in flight on a lease that has run out (the claimer died or stalled).
+const claimSQL = `WITH due AS (
+		SELECT d.id,
+			CASE WHEN d.state = 'inflight' THEN d.lease_until ELSE d.next_attempt_at END AS due_at
+		FROM deliveries d
+		WHERE (d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $1)
+			OR (d.state = 'inflight' AND d.lease_until < $1)
+		ORDER BY due_at, d.id
+		LIMIT $3
+		FOR UPDATE SKIP LOCKED
+	), claimed AS (
+		UPDATE deliveries d SET state = 'inflight', lease_until = $2, claim_token = d.claim_token + 1
+		FROM due WHERE d.id = due.id
+		RETURNING d.*, due.due_at
+	)
+	SELECT ` + deliveryCols + `, d.claim_token, ` + eventCols + `, ` + webhookCols + `
+	FROM claimed d
+	JOIN events e ON e.id = d.event_id
+	JOIN webhooks w ON w.id = d.webhook_id
+	ORDER BY d.due_at, d.id`
+
+// DeliveryClaim leases up to p.Limit due deliveries until now+p.Lease, oldest due first, with
+// their event and current webhook.
+func (s *Store) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams) ([]*hookd.Claim, error) {
+	if p == nil || p.Limit < 0 || p.Lease <= 0 {
+		return nil, hookd.Errorf(hookd.EINVALID, "A claim needs a limit of at least 0 and a positive lease.")
+	}
+	if p.Limit == 0 {
+		return nil, nil
+	}
+	now := s.now()
+	rows, err := s.pool.Query(ctx, claimSQL, now, now.Add(p.Lease).Truncate(time.Microsecond), p.Limit)
+	if err != nil {
+		return nil, formatError("claim deliveries", err)
+	}
+	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Claim, error) {
+		var (
+			c  = &hookd.Claim{Delivery: &hookd.Delivery{}, Webhook: &hookd.Webhook{}}
+			es eventScan
+		)
+		dest := append(deliveryDest(c.Delivery), &c.Token)
+		dest = append(dest, es.dest()...)
+		if err := r.Scan(append(dest, webhookDest(c.Webhook)...)...); err != nil {
+			return nil, err
+		}
+		fixDelivery(c.Delivery)
+		fixWebhook(c.Webhook)
+		c.Webhook.LastStatus = 0
+		c.Delivery.Event = es.event()
+		c.Delivery.WebhookName = c.Webhook.Name
+		return c, nil
+	})
+	if err != nil {
+		return nil, formatError("claim deliveries", err)
+	}
+	return claims, nil
+}
+
+// DeliveryNextDue returns when the earliest pending or retrying delivery comes due, or the
+// zero time when none is waiting.
+func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
+	var t *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT min(next_attempt_at) FROM deliveries
+		WHERE state IN ('pending', 'retrying')`).Scan(&t); err != nil {
+		return time.Time{}, formatError("next due delivery", err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
+}
+
+// DeliveryRelease puts deliveries still held by these claims back to waiting (pending when
+// never tried, else retrying), due at their old time, without recording an attempt. Claims
+// whose token no longer holds are left alone.
+func (s *Store) DeliveryRelease(ctx context.Context, claims []*hookd.Claim) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(claims))
+	tokens := make([]int64, 0, len(claims))
+	for _, c := range claims {
+		if c != nil && c.Delivery != nil {
+			ids = append(ids, c.Delivery.ID)
+			tokens = append(tokens, c.Token)
+		}
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// Lock in id order, as AttemptRecord does, so that the two cannot deadlock.
+		if _, err := tx.Exec(ctx, `SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE deliveries d
+			SET state = CASE WHEN d.attempts = 0 THEN 'pending' ELSE 'retrying' END, lease_until = NULL
+			FROM unnest($1::bigint[], $2::bigint[]) AS c(id, token)
+			WHERE d.id = c.id AND d.claim_token = c.token AND d.state = 'inflight'`, ids, tokens)
+		return err
+	})
+	if err != nil {
+		return formatError("release deliveries", err)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+)
+
+const webhookCols = `w.id, w.name, w.uri, w.secret, w.ssl, w.enabled, w.triggers, w.target_id,
+	w.created_by, w.created_on, w.modified_by, w.modified_on,
+	w.last_failure_on, w.last_failure_content, w.last_success_on, w.disabled_reason, w.last_status`
+
+// webhookDest returns the scan destinations of webhookCols; call fixWebhook after scanning.
+func webhookDest(w *hookd.Webhook) []any {
+	return []any{&w.ID, &w.Name, &w.URI, &w.Secret, &w.SSL, &w.Enabled, &w.Triggers, &w.TargetID,
+		&w.CreatedBy, &w.CreatedOn, &w.ModifiedBy, &w.ModifiedOn,
+		&w.LastFailureOn, &w.LastFailureContent, &w.LastSuccessOn, &w.DisabledReason, &w.LastStatus}
+}
+
+// fixWebhook puts the times of a scanned webhook in UTC.
+func fixWebhook(w *hookd.Webhook) {
+	w.CreatedOn = utc(w.CreatedOn)
+	w.ModifiedOn = utcPtr(w.ModifiedOn)
+	w.LastFailureOn = utcPtr(w.LastFailureOn)
+	w.LastSuccessOn = utcPtr(w.LastSuccessOn)
+}
+
+// scanWebhook reads one webhook; LastStatus is kept only when withStatus (WebhookList), as the
+// contract fills it there only.
+func scanWebhook(row pgx.Row, withStatus bool) (*hookd.Webhook, error) {
+	var w hookd.Webhook
+	if err := row.Scan(webhookDest(&w)...); err != nil {
+		return nil, err
+	}
+	fixWebhook(&w)
+	if !withStatus {
+		w.LastStatus = 0
+	}
+	return &w, nil
+}
+
+// WebhookCreate stores a new webhook; ID and CreatedOn are set by the store.
+func (s *Store) WebhookCreate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
+	row := s.pool.QueryRow(ctx, `INSERT INTO webhooks AS w (name, uri, secret, ssl, enabled, triggers, target_id,
+			created_by, created_on, modified_by, modified_on,
+			last_failure_on, last_failure_content, last_success_on, disabled_reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		RETURNING `+webhookCols,
+		w.Name, w.URI, w.Secret, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID,
+		w.CreatedBy, s.now(), w.ModifiedBy, microPtr(w.ModifiedOn),
+		microPtr(w.LastFailureOn), w.LastFailureContent, microPtr(w.LastSuccessOn), w.DisabledReason)
+	out, err := scanWebhook(row, false)
+	if err != nil {
+		return nil, formatError("create webhook", err)
+	}
+	return out, nil
+}
+
+// WebhookGet returns one webhook, secret included.
+func (s *Store) WebhookGet(ctx context.Context, id int64) (*hookd.Webhook, error) {
+	w, err := scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookCols+` FROM webhooks w WHERE w.id = $1`, id), false)
+	if err != nil {
+		return nil, formatError(fmt.Sprintf("get webhook %d", id), err)
+	}
+	return w, nil
+}
+
+// WebhookList returns the webhooks matching f ordered by id, with LastStatus filled.
+func (s *Store) WebhookList(ctx context.Context, f hookd.WebhookFilter) ([]*hookd.Webhook, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+webhookCols+` FROM webhooks w
+		WHERE ($1::text IS NULL OR w.created_by = $1) ORDER BY w.id`, f.CreatedBy)
+	if err != nil {
+		return nil, formatError("list webhooks", err)
+	}
+	ws, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Webhook, error) { return scanWebhook(r, true) })
+	if err != nil {
+		return nil, formatError("list webhooks", err)
+	}
+	return ws, nil
+}
+
+// WebhookFind returns the webhook with this name and URI (the oldest if several), ErrNotFound
+// if none.
+func (s *Store) WebhookFind(ctx context.Context, name, uri string) (*hookd.Webhook, error) {
+	w, err := scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookCols+` FROM webhooks w
+		WHERE w.name = $1 AND w.uri = $2 ORDER BY w.id LIMIT 1`, name, uri), false)
+	if err != nil {
+		return nil, formatError("find webhook", err)
+	}
+	return w, nil
+}
+
+// WebhookUpdate overwrites the configuration of a webhook; ModifiedOn is the store's now, the
+// secret changes only when w.Secret is set, and enabling clears DisabledReason.
+func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
+	row := s.pool.QueryRow(ctx, `UPDATE webhooks w SET name = $2, uri = $3, ssl = $4, enabled = $5,
+			triggers = $6, target_id = $7, modified_by = $8, modified_on = $9,
+			secret = CASE WHEN $10 = '' THEN w.secret ELSE $10 END,
+			disabled_reason = CASE WHEN $5 THEN '' ELSE w.disabled_reason END
+		WHERE w.id = $1 RETURNING `+webhookCols,
+		w.ID, w.Name, w.URI, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID, w.ModifiedBy, s.now(), w.Secret)
+	out, err := scanWebhook(row, false)
+	if err != nil {
+		return nil, formatError(fmt.Sprintf("update webhook %d", w.ID), err)
+	}
+	return out, nil
+}
+
+// WebhookSetEnabled switches a webhook on or off; reason is kept when disabling and cleared
+// when enabling.
+func (s *Store) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, modifiedBy, reason string) (*hookd.Webhook, error) {
+	if enabled {
+		reason = ""
+	}
+	row := s.pool.QueryRow(ctx, `UPDATE webhooks w SET enabled = $2, modified_by = $3, modified_on = $4,
+			disabled_reason = $5
+		WHERE w.id = $1 RETURNING `+webhookCols, id, enabled, modifiedBy, s.now(), reason)
+	out, err := scanWebhook(row, false)
+	if err != nil {
+		return nil, formatError(fmt.Sprintf("set webhook %d enabled", id), err)
+	}
+	return out, nil
+}
+
+// WebhookDelete removes a webhook; ON DELETE CASCADE removes its deliveries and their
+// attempts in the same statement.
+func (s *Store) WebhookDelete(ctx context.Context, id int64) (*hookd.Webhook, error) {
+	out, err := scanWebhook(s.pool.QueryRow(ctx, `DELETE FROM webhooks w WHERE w.id = $1 RETURNING `+webhookCols, id), false)
+	if err != nil {
+		return nil, formatError(fmt.Sprintf("delete webhook %d", id), err)
+	}
+	return out, nil
+}
