@@ -152,6 +152,11 @@ func parseReceiverURL(raw string, ssl bool) (*url.URL, error) {
 	case ssl && u.Scheme != "https":
 		return nil, hookd.Errorf(hookd.EINVALID, "HTTPS is required when ssl is true: use an https URL or set ssl to false")
 	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return nil, hookd.Errorf(hookd.EINVALID, "Invalid URL port %q: use a number from 1 to 65535", p)
+		}
+	}
 	return u, nil
 }
 
@@ -190,7 +195,8 @@ func (g *Guard) check(ctx context.Context, network, host string) ([]netip.Addr, 
 		return nil, hookd.Errorf(hookd.EINVALID, "DNS resolution failed for %q: %s", host, reason)
 	}
 	for i, a := range addrs {
-		addrs[i] = a.WithZone("")
+		// The resolver returns IPv4 answers as IPv4-mapped IPv6 at times (go.dev/issue/53554).
+		addrs[i] = a.WithZone("").Unmap()
 		if kind := g.blocked(addrs[i]); kind != "" {
 			return nil, hookd.Errorf(hookd.EINVALID, "URL host resolves to %s (%s); set HOOKD_ALLOWED_NETWORKS to allow it", kind, addrs[i])
 		}
