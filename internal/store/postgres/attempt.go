@@ -53,8 +53,11 @@ const recordWebhookSQL = `UPDATE webhooks SET
 func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResult) error {
 	var ids []int64
 	for _, r := range results {
-		if r == nil || r.Outcome < hookd.OutcomeDelivered || r.Outcome > hookd.OutcomeFailed {
-			return hookd.Errorf(hookd.EINVALID, "An attempt result needs an outcome.")
+		if r.Outcome < hookd.OutcomeDelivered || r.Outcome > hookd.OutcomeFailed {
+			return hookd.Errorf(hookd.EINVALID, "Unknown attempt outcome %d.", r.Outcome)
+		}
+		if r.Outcome == hookd.OutcomeRetry && r.NextAttemptAt.IsZero() {
+			return hookd.Errorf(hookd.EINVALID, "A retry outcome needs the time of the next attempt.")
 		}
 		ids = append(ids, r.Attempt.DeliveryID)
 	}
@@ -73,7 +76,6 @@ func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResul
 			return fmt.Errorf("record attempts: %w", err)
 		}
 	}
-	now := s.now()
 	// stored is, per attempt row written, its result, number and whether a webhook update
 	// follows it in the batch.
 	type stored struct {
@@ -112,15 +114,13 @@ func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResul
 			case hookd.OutcomeRetry:
 				d.state = hookd.DeliveryStateRetrying
 				t := micro(r.NextAttemptAt)
-				if r.NextAttemptAt.IsZero() {
-					t = now
-				}
 				next = &t
 			default:
 				d.state = hookd.DeliveryStateFailed
 			}
 			b.Queue(recordAttemptSQL, append(args, string(d.state), next, end)...)
-			b.Queue(recordWebhookSQL, d.webhookID, r.Outcome == hookd.OutcomeDelivered, end, a.Error,
+			succeeded := a.Status >= 200 && a.Status < 300
+			b.Queue(recordWebhookSQL, d.webhookID, succeeded, end, a.Error,
 				a.Status, r.DisableWebhook)
 			rows = append(rows, stored{result: r, number: d.number, webhook: true})
 		}
@@ -191,12 +191,11 @@ func lockForRecord(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*reco
 	return ds, nil
 }
 
-// AttemptList returns the attempts of one delivery, first attempt first; ErrNotFound when the
-// delivery does not exist.
+// AttemptList returns the attempts of one delivery, first attempt first; none for a delivery
+// that does not exist.
 func (s *Store) AttemptList(ctx context.Context, deliveryID int64) ([]*hookd.Attempt, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+attemptCols+` FROM deliveries d
-		LEFT JOIN attempts a ON a.delivery_id = d.id
-		WHERE d.id = $1 ORDER BY a.number`, deliveryID)
+	rows, err := s.pool.Query(ctx, `SELECT `+attemptCols+` FROM attempts a
+		WHERE a.delivery_id = $1 ORDER BY a.number, a.id`, deliveryID)
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("list attempts of delivery %d", deliveryID), err)
 	}
@@ -210,14 +209,5 @@ func (s *Store) AttemptList(ctx context.Context, deliveryID int64) ([]*hookd.Att
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("list attempts of delivery %d", deliveryID), err)
 	}
-	if len(as) == 0 {
-		return nil, fmt.Errorf("list attempts of delivery %d: %w", deliveryID, hookd.ErrNotFound)
-	}
-	out := as[:0]
-	for _, a := range as {
-		if a != nil { // the LEFT JOIN row of a delivery without attempts
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return as, nil
 }

@@ -13,35 +13,34 @@ import (
 // LOCKED, so concurrent claimers (other goroutines, other nodes) pass over each other's rows
 // instead of waiting or taking them twice; the UPDATE moves them in flight and bumps the
 // fencing token. A row is due when it waits (pending or retrying) and its time has come, or
-// when it is in flight on a lease that has run out (the claimer died or stalled).
+// when it is in flight on a lease that has run out (the claimer died or stalled). Oldest due
+// means by next_attempt_at, which a claim leaves alone, as the SQLite store does.
 const claimSQL = `WITH due AS (
-		SELECT d.id,
-			CASE WHEN d.state = 'inflight' THEN d.lease_until ELSE d.next_attempt_at END AS due_at
-		FROM deliveries d
+		SELECT d.id, d.next_attempt_at FROM deliveries d
 		WHERE (d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $1)
 			OR (d.state = 'inflight' AND d.lease_until < $1)
-		ORDER BY due_at, d.id
+		ORDER BY d.next_attempt_at, d.id
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED
 	), claimed AS (
 		UPDATE deliveries d SET state = 'inflight', lease_until = $2, claim_token = d.claim_token + 1
 		FROM due WHERE d.id = due.id
-		RETURNING d.*, due.due_at
+		RETURNING d.*
 	)
 	SELECT ` + deliveryCols + `, d.claim_token, ` + eventCols + `, ` + webhookCols + `
 	FROM claimed d
 	JOIN events e ON e.id = d.event_id
 	JOIN webhooks w ON w.id = d.webhook_id
-	ORDER BY d.due_at, d.id`
+	ORDER BY d.next_attempt_at, d.id`
 
 // DeliveryClaim leases up to p.Limit due deliveries until now+p.Lease, oldest due first, with
 // their event and current webhook.
 func (s *Store) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams) ([]*hookd.Claim, error) {
-	if p == nil || p.Limit < 0 || p.Lease <= 0 {
-		return nil, hookd.Errorf(hookd.EINVALID, "A claim needs a limit of at least 0 and a positive lease.")
-	}
-	if p.Limit == 0 {
+	if p.Limit <= 0 {
 		return nil, nil
+	}
+	if p.Lease <= 0 {
+		return nil, hookd.Errorf(hookd.EINVALID, "The claim lease must be positive.")
 	}
 	now := s.now()
 	rows, err := s.pool.Query(ctx, claimSQL, now, now.Add(p.Lease).Truncate(time.Microsecond), p.Limit)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sort"
 
@@ -33,14 +34,14 @@ func scanNewDelivery(row pgx.Row) (*hookd.Delivery, error) {
 // EventPublish stores an event and a pending delivery, due now, for every enabled webhook
 // that takes it, in one transaction that also notifies the dispatchers of every node.
 func (s *Store) EventPublish(ctx context.Context, p *hookd.EventPublishParams) (*hookd.Event, []*hookd.Delivery, error) {
-	if p == nil || !p.Trigger.Single() {
-		return nil, nil, hookd.Errorf(hookd.EINVALID, "An event needs exactly one defined trigger.")
+	if !p.Trigger.Single() {
+		return nil, nil, hookd.Errorf(hookd.EINVALID, "An event has exactly one defined trigger, got %d.", int64(p.Trigger))
+	}
+	if !json.Valid(p.Payload) {
+		return nil, nil, hookd.Errorf(hookd.EINVALID, "The event payload is not valid JSON.")
 	}
 	now := s.now()
-	var payload any // NULL for an empty payload
-	if len(p.Payload) > 0 {
-		payload = string(p.Payload) // a string goes to the json column byte for byte
-	}
+	payload := string(p.Payload) // a string goes to the json column byte for byte
 	var (
 		ev *hookd.Event
 		ds []*hookd.Delivery
@@ -87,9 +88,6 @@ func (s *Store) EventPublish(ctx context.Context, p *hookd.EventPublishParams) (
 // that do not exist or that WebhookCreatedBy excludes; it notifies the dispatchers when it
 // created any.
 func (s *Store) DeliveryRetry(ctx context.Context, p *hookd.DeliveryRetryParams) ([]*hookd.Delivery, error) {
-	if p == nil {
-		return nil, hookd.Errorf(hookd.EINVALID, "No deliveries to retry.")
-	}
 	now := s.now()
 	out := []*hookd.Delivery{}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

@@ -13,21 +13,17 @@ const listenAppName = "hookd-listen"
 
 // Listen holds one connection, outside the pool, listening on the hookd_due channel, and
 // calls wake for each notification (EventPublish and DeliveryRetry of any node send one)
-// until ctx ends; then it returns nil. A lost connection is reopened with backoff (100 ms
-// doubling up to 10 s), and wake is called once after each reconnection, since
-// notifications sent while it was down are lost. wake runs on Listen's goroutine: it should
-// return quickly (signal a channel).
+// until ctx ends; then it returns nil. wake is also called each time the LISTEN is in place,
+// at the start and after a reconnection, because what was sent before went unheard. A lost
+// connection is reopened with backoff (100 ms doubling up to 10 s). wake runs on Listen's
+// goroutine: it should return quickly (signal a channel).
 func (s *Store) Listen(ctx context.Context, wake func()) error {
 	const minBackoff, maxBackoff = 100 * time.Millisecond, 10 * time.Second
 	backoff := minBackoff
-	connected := false
 	for {
 		err := s.listenOnce(ctx, wake, func() {
-			if connected {
-				wake() // catch up on what was sent while we were away
-			}
-			connected = true
 			backoff = minBackoff
+			wake()
 		})
 		if ctx.Err() != nil {
 			return nil

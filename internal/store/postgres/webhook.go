@@ -28,31 +28,27 @@ func fixWebhook(w *hookd.Webhook) {
 	w.LastSuccessOn = utcPtr(w.LastSuccessOn)
 }
 
-// scanWebhook reads one webhook; LastStatus is kept only when withStatus (WebhookList), as the
-// contract fills it there only.
-func scanWebhook(row pgx.Row, withStatus bool) (*hookd.Webhook, error) {
+// scanWebhook reads one row of webhookCols. LastStatus is filled everywhere, as by the SQLite
+// store: the contract requires it of WebhookList only.
+func scanWebhook(row pgx.Row) (*hookd.Webhook, error) {
 	var w hookd.Webhook
 	if err := row.Scan(webhookDest(&w)...); err != nil {
 		return nil, err
 	}
 	fixWebhook(&w)
-	if !withStatus {
-		w.LastStatus = 0
-	}
 	return &w, nil
 }
 
-// WebhookCreate stores a new webhook; ID and CreatedOn are set by the store.
+// WebhookCreate stores a new webhook: its configuration, creator and DisabledReason; ID and
+// CreatedOn are set by the store, the delivery history starts empty.
 func (s *Store) WebhookCreate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
 	row := s.pool.QueryRow(ctx, `INSERT INTO webhooks AS w (name, uri, secret, ssl, enabled, triggers, target_id,
-			created_by, created_on, modified_by, modified_on,
-			last_failure_on, last_failure_content, last_success_on, disabled_reason)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			created_by, created_on, disabled_reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING `+webhookCols,
 		w.Name, w.URI, w.Secret, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID,
-		w.CreatedBy, s.now(), w.ModifiedBy, microPtr(w.ModifiedOn),
-		microPtr(w.LastFailureOn), w.LastFailureContent, microPtr(w.LastSuccessOn), w.DisabledReason)
-	out, err := scanWebhook(row, false)
+		w.CreatedBy, s.now(), w.DisabledReason)
+	out, err := scanWebhook(row)
 	if err != nil {
 		return nil, formatError("create webhook", err)
 	}
@@ -61,7 +57,7 @@ func (s *Store) WebhookCreate(ctx context.Context, w *hookd.Webhook) (*hookd.Web
 
 // WebhookGet returns one webhook, secret included.
 func (s *Store) WebhookGet(ctx context.Context, id int64) (*hookd.Webhook, error) {
-	w, err := scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookCols+` FROM webhooks w WHERE w.id = $1`, id), false)
+	w, err := scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookCols+` FROM webhooks w WHERE w.id = $1`, id))
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("get webhook %d", id), err)
 	}
@@ -75,7 +71,7 @@ func (s *Store) WebhookList(ctx context.Context, f hookd.WebhookFilter) ([]*hook
 	if err != nil {
 		return nil, formatError("list webhooks", err)
 	}
-	ws, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Webhook, error) { return scanWebhook(r, true) })
+	ws, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*hookd.Webhook, error) { return scanWebhook(r) })
 	if err != nil {
 		return nil, formatError("list webhooks", err)
 	}
@@ -86,7 +82,7 @@ func (s *Store) WebhookList(ctx context.Context, f hookd.WebhookFilter) ([]*hook
 // if none.
 func (s *Store) WebhookFind(ctx context.Context, name, uri string) (*hookd.Webhook, error) {
 	w, err := scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookCols+` FROM webhooks w
-		WHERE w.name = $1 AND w.uri = $2 ORDER BY w.id LIMIT 1`, name, uri), false)
+		WHERE w.name = $1 AND w.uri = $2 ORDER BY w.id LIMIT 1`, name, uri))
 	if err != nil {
 		return nil, formatError("find webhook", err)
 	}
@@ -102,7 +98,7 @@ func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Web
 			disabled_reason = CASE WHEN $5 THEN '' ELSE w.disabled_reason END
 		WHERE w.id = $1 RETURNING `+webhookCols,
 		w.ID, w.Name, w.URI, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID, w.ModifiedBy, s.now(), w.Secret)
-	out, err := scanWebhook(row, false)
+	out, err := scanWebhook(row)
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("update webhook %d", w.ID), err)
 	}
@@ -118,7 +114,7 @@ func (s *Store) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, m
 	row := s.pool.QueryRow(ctx, `UPDATE webhooks w SET enabled = $2, modified_by = $3, modified_on = $4,
 			disabled_reason = $5
 		WHERE w.id = $1 RETURNING `+webhookCols, id, enabled, modifiedBy, s.now(), reason)
-	out, err := scanWebhook(row, false)
+	out, err := scanWebhook(row)
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("set webhook %d enabled", id), err)
 	}
@@ -128,7 +124,7 @@ func (s *Store) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, m
 // WebhookDelete removes a webhook; ON DELETE CASCADE removes its deliveries and their
 // attempts in the same statement.
 func (s *Store) WebhookDelete(ctx context.Context, id int64) (*hookd.Webhook, error) {
-	out, err := scanWebhook(s.pool.QueryRow(ctx, `DELETE FROM webhooks w WHERE w.id = $1 RETURNING `+webhookCols, id), false)
+	out, err := scanWebhook(s.pool.QueryRow(ctx, `DELETE FROM webhooks w WHERE w.id = $1 RETURNING `+webhookCols, id))
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("delete webhook %d", id), err)
 	}
