@@ -182,7 +182,7 @@ type Attempt struct {
 	DurationMs      int64     `json:"durationMs"`
 	RequestHeaders  string    `json:"requestHeaders,omitempty"` // JSON text
 	RequestPayload  string    `json:"requestPayload,omitempty"`
-	Status          int       `json:"status"` // 0 when no answer came
+	Status          int       `json:"status"`                    // 0 when no answer came
 	ResponseHeaders string    `json:"responseHeaders,omitempty"` // JSON text
 	ResponsePayload string    `json:"responsePayload,omitempty"`
 	Error           string    `json:"error,omitempty"`

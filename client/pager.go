@@ -17,21 +17,29 @@ const MaxPageSize = 100
 // carry a state) each next page asks for ids below the last one seen (maxId), which no
 // insertion or status change can shift. Against a server that ignores maxId (DocSpace) it
 // pages by startIndex, moves the offset by the growth of total since the first page (new rows
-// appear at the top), and drops ids it has already returned.
+// appear at the top), and drops ids it has already returned; there each delivery still comes
+// once, but a stretch skipped by a wrong guess of the arrival rate is read late, out of order.
 type DeliveryPager struct {
-	c        *Client
-	f        DeliveryFilter
-	size     int
-	seen     map[int64]struct{}
-	keyset   bool  // pages are pinned by maxId
-	started  bool  // the first page was read
-	done     bool  // nothing more to read
-	minID    int64 // smallest id seen: the keyset cursor
-	maxID    int64 // largest id of the first page: the pin
-	consumed int   // rows the server returned in offset mode, duplicates included
-	total0   int64 // total at the first page
-	total    int64 // total at the latest page
+	c       *Client
+	f       DeliveryFilter
+	size    int
+	seen    map[int64]struct{}
+	keyset  bool  // pages are pinned by maxId
+	started bool  // the first page was read
+	done    bool  // nothing more to read
+	minID   int64 // smallest id seen: the keyset cursor
+	maxID   int64 // largest id of the first page: the pin
+	pos     int   // offset mode: position, in the log as it was at the first page, after the rows read
+	total0  int64 // total at the first page
+	total   int64 // total at the latest page
+	stale   int   // pages in a row without a new row
+	rate    int   // offset mode: rows that arrived between the last two requests
+	gap     bool  // offset mode: the last page started past the cursor
 }
+
+// maxStalePages ends a walk that makes no progress: offset paging against a log that grows by
+// more than a page between two requests.
+const maxStalePages = 20
 
 // DeliveryPager returns a pager over the deliveries matching f. f.Count sets the page size
 // (default and maximum 100); f.StartIndex skips rows on the first page only; f.MaxID, when
@@ -79,7 +87,10 @@ func (p *DeliveryPager) fetch(ctx context.Context) ([]*Delivery, error) {
 			}
 			f.StartIndex, f.MaxID = 0, p.minID-1
 		} else {
-			f.StartIndex, f.MaxID = p.nextOffset(), p.maxID
+			// Rows that arrived since the first page sit above the cursor and push it down
+			// by the growth of total; those that will arrive before this request are
+			// guessed from the last step.
+			f.StartIndex, f.MaxID = max(0, p.pos+p.growth()+p.rate), p.maxID
 		}
 	}
 	res, err := p.c.Deliveries(ctx, f)
@@ -87,20 +98,15 @@ func (p *DeliveryPager) fetch(ctx context.Context) ([]*Delivery, error) {
 		return nil, fmt.Errorf("read deliveries from index %d: %w", f.StartIndex, err)
 	}
 	rows := res.Deliveries
-	if p.started && p.keyset {
-		for _, d := range rows {
-			if d.ID > f.MaxID {
-				// The server ignores maxId after all: drop this page and page by offset,
-				// after the rows seen so far.
-				p.keyset = false
-				p.consumed = len(p.seen)
-				return nil, nil
-			}
-		}
+	prevGrowth := p.growth()
+	if res.Total >= 0 {
+		p.total = res.Total
 	}
-	if !p.started {
+	switch {
+	case !p.started:
 		p.started = true
-		p.total0 = res.Total
+		p.total0, p.total = res.Total, res.Total
+		p.pos = f.StartIndex + len(rows)
 		p.maxID = f.MaxID
 		for _, d := range rows {
 			if f.MaxID == 0 {
@@ -108,13 +114,31 @@ func (p *DeliveryPager) fetch(ctx context.Context) ([]*Delivery, error) {
 			}
 			p.keyset = p.keyset || d.State != ""
 		}
+	case p.keyset:
+		for _, d := range rows {
+			if d.ID > f.MaxID {
+				// The server ignores maxId after all: drop this page and page by offset
+				// after the rows of the first page.
+				p.keyset = false
+				return nil, nil
+			}
+		}
+	default:
+		// Where this page sat in the log as it was at the first page: the answer's total
+		// says how many rows had arrived by the time of the request.
+		at := f.StartIndex - p.growth()
+		p.rate = max(0, p.growth()-prevGrowth)
+		if at > p.pos {
+			// The guess overshot and rows in between were not read: keep the cursor so
+			// that the next page reads them (the rows of this page are not lost either).
+			p.gap = true
+		} else {
+			p.gap = false
+			p.pos = max(p.pos, at+len(rows))
+		}
 	}
-	if res.Total >= 0 {
-		p.total = res.Total
-	}
-	p.consumed += len(rows)
-	if len(rows) < p.size || (!p.keyset && p.total >= 0 && int64(p.nextOffset()) >= p.total) {
-		p.done = true
+	if len(rows) < p.size && !p.gap {
+		p.done = true // only a short page ends the walk: total lags the rows still arriving
 	}
 	var fresh []*Delivery
 	for _, d := range rows {
@@ -127,19 +151,23 @@ func (p *DeliveryPager) fetch(ctx context.Context) ([]*Delivery, error) {
 		p.seen[d.ID] = struct{}{}
 		fresh = append(fresh, d)
 	}
+	if len(fresh) == 0 && !p.done {
+		p.stale++
+		if p.stale >= maxStalePages {
+			return nil, fmt.Errorf("read deliveries: %d pages in a row held only rows already seen: the log grows faster than it can be paged", p.stale)
+		}
+	} else {
+		p.stale = 0
+	}
 	return fresh, nil
 }
 
-// nextOffset is the startIndex of the next page in offset mode. Rows added since the first
-// page sit above the cursor and push it down; rows that left the filter pull it up. Moving
-// back too far only re-reads rows, which fetch drops; moving forward too far would skip, so
-// only the change of total, which new rows at the top explain exactly, moves it.
-func (p *DeliveryPager) nextOffset() int {
-	growth := int64(0)
-	if p.total0 >= 0 && p.total >= 0 {
-		growth = p.total - p.total0
+// growth is how much total changed between the first page and the latest.
+func (p *DeliveryPager) growth() int {
+	if p.total0 < 0 || p.total < 0 {
+		return 0
 	}
-	return max(0, p.f.StartIndex+p.consumed+int(growth))
+	return int(p.total - p.total0)
 }
 
 // AllDeliveries iterates over every delivery matching f, newest first, each once (see
