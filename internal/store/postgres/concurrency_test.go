@@ -2,9 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/store/postgres"
@@ -179,5 +182,27 @@ func TestMigrateConcurrently(t *testing.T) {
 	mustWebhook(t, nodes[1], "a")
 	if err := nodes[2].Migrate(ctx); err != nil {
 		t.Errorf("second Migrate: %v", err)
+	}
+}
+
+func TestSchemaNewerThanBinary(t *testing.T) {
+	t.Parallel()
+	url := pgtest.TestURL(t)
+	s := openOn(t, url)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// A newer binary migrated the database during a rolling upgrade.
+	if _, err := conn.Exec(ctx, `INSERT INTO hookd_migrations (version, name, applied_on) VALUES (999, '999_future.sql', now())`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("got %v from Ping on a newer schema, want nil: old nodes stay ready", err)
+	}
+	if err := s.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("got %v from Migrate on a newer schema, want a refusal", err)
 	}
 }

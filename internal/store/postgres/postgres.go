@@ -175,26 +175,27 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that the database answers and that its schema is the one this binary embeds.
+// Ping checks that the database answers and that every migration this binary embeds has been
+// applied. A newer schema passes: during a rolling upgrade the new binary migrates first, and
+// the old nodes must stay ready until they are replaced (migrations are kept additive).
 func (s *Store) Ping(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	want := ms[len(ms)-1].version
 	var exists bool
 	if err := s.pool.QueryRow(ctx, "SELECT to_regclass('hookd_migrations') IS NOT NULL").Scan(&exists); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	if !exists {
-		return hookd.Errorf(hookd.EUNAVAILABLE, "The database has no hookd schema: run hookd migrate.")
-	}
 	var got int
-	if err := s.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM hookd_migrations").Scan(&got); err != nil {
-		return fmt.Errorf("ping: %w", err)
+	if exists {
+		if err := s.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM hookd_migrations").Scan(&got); err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
 	}
-	if got != want {
-		return hookd.Errorf(hookd.EUNAVAILABLE, "The database schema is at version %d, this hookd needs %d: run hookd migrate.", got, want)
+	if got < len(ms) {
+		return hookd.Errorf(hookd.EUNAVAILABLE,
+			"The database schema is at version %d, this hookd needs version %d: run \"hookd migrate\".", got, len(ms))
 	}
 	return nil
 }
