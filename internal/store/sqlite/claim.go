@@ -1,0 +1,178 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// deliveryClaimQuery leases the oldest due deliveries in one statement. Each due state is read
+// as its own range of deliveries_due, already in (next_attempt_at, id) order, so each arm
+// stops after ?3 rows instead of sorting the whole backlog; the outer ORDER BY merges them.
+const deliveryClaimQuery = `UPDATE deliveries
+	SET state = 'inflight', lease_until = ?1, claim_token = claim_token + 1
+	WHERE id IN (
+		SELECT id FROM (
+			SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM deliveries
+				WHERE state = 'pending' AND next_attempt_at <= ?2 ORDER BY next_attempt_at, id LIMIT ?3)
+			UNION ALL
+			SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM deliveries
+				WHERE state = 'retrying' AND next_attempt_at <= ?2 ORDER BY next_attempt_at, id LIMIT ?3)
+			UNION ALL
+			SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM deliveries
+				WHERE state = 'inflight' AND lease_until < ?2 ORDER BY next_attempt_at, id LIMIT ?3)
+		) ORDER BY next_attempt_at, id LIMIT ?3
+	)
+	RETURNING id`
+
+// claimReadQuery reads what a worker needs for claimed deliveries: the row, its event and
+// the webhook's current config, oldest due first.
+var claimReadQuery = `SELECT ` + deliveryCols + `, d.claim_token, ` + webhookCols + `
+	FROM deliveries d
+	JOIN events e ON e.id = d.event_id
+	JOIN webhooks w ON w.id = d.webhook_id
+	WHERE d.id IN (SELECT value FROM json_each(?))
+	ORDER BY d.next_attempt_at, d.id`
+
+// deliveriesByIDQuery reads deliveries as listed, in id order.
+const deliveriesByIDQuery = `SELECT ` + deliveryViewCols + deliveryViewFrom + `
+	WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
+
+// DeliveryClaim leases up to p.Limit due deliveries until now+p.Lease, oldest due first, and
+// returns them with their event and current webhook. Each claim bumps the delivery's
+// claim token, which fences off the attempt of an earlier, expired claim.
+func (s *Store) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams) ([]*hookd.Claim, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	if p.Lease <= 0 {
+		return nil, hookd.Errorf(hookd.EINVALID, "The claim lease must be positive.")
+	}
+	tx, sts, err := s.begin(ctx, deliveryClaimQuery, claimReadQuery)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.now()
+	ids, err := queryIDs(ctx, sts[0], micros(now.Add(p.Lease)), micros(now), p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, tx.Commit()
+	}
+	rows, err := sts[1].QueryContext(ctx, idsJSON(ids))
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer rows.Close()
+	claims := make([]*hookd.Claim, 0, len(ids))
+	for rows.Next() {
+		c := &hookd.Claim{Delivery: &hookd.Delivery{}, Webhook: &hookd.Webhook{}}
+		dest := append(deliveryDest(c.Delivery), &c.Token)
+		if err := rows.Scan(append(dest, webhookDest(c.Webhook)...)...); err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		c.Delivery.WebhookName = c.Webhook.Name
+		claims = append(claims, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return claims, nil
+}
+
+// DeliveryNextDue returns when the earliest pending or retrying delivery comes due, or the
+// zero time when none is waiting.
+func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
+	var next sql.NullInt64
+	// Two MIN()s over an equality prefix of deliveries_due are two index probes.
+	err := s.read.QueryRowContext(ctx, `SELECT MIN(t) FROM (
+		SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE state = 'pending'
+		UNION ALL
+		SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'retrying')`).Scan(&next)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next due delivery: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, nil
+	}
+	return fromMicros(next.Int64), nil
+}
+
+const deliveryReleaseQuery = `UPDATE deliveries
+	SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, lease_until = NULL
+	WHERE id = ? AND state = 'inflight' AND claim_token = ?`
+
+// DeliveryRelease puts deliveries still held by these claims back in the due state
+// (pending, or retrying when attempted before) without recording an attempt. Claims whose
+// token no longer holds are left alone.
+func (s *Store) DeliveryRelease(ctx context.Context, claims []*hookd.Claim) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	tx, sts, err := s.begin(ctx, deliveryReleaseQuery)
+	if err != nil {
+		return fmt.Errorf("release deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	for _, c := range claims {
+		if _, err := sts[0].ExecContext(ctx, c.Delivery.ID, c.Token); err != nil {
+			return fmt.Errorf("release delivery %d: %w", c.Delivery.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("release deliveries: %w", err)
+	}
+	return nil
+}
+
+// queryIDs runs a statement returning one id per row and returns the ids in ascending order.
+func queryIDs(ctx context.Context, st *sql.Stmt, args ...any) ([]int64, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// deliveriesByID reads the deliveries with these ids as listed, in id order.
+func deliveriesByID(ctx context.Context, st *sql.Stmt, ids []int64) ([]*hookd.Delivery, error) {
+	ds := make([]*hookd.Delivery, 0, len(ids))
+	if len(ids) == 0 {
+		return ds, nil
+	}
+	rows, err := st.QueryContext(ctx, idsJSON(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		d, err := scanDeliveryView(rows)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, rows.Err()
+}

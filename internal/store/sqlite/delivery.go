@@ -1,0 +1,182 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/hookd/hookd"
+)
+
+// DeliveryGet returns one delivery with Event, WebhookName and LastAttempt set.
+func (s *Store) DeliveryGet(ctx context.Context, id int64) (*hookd.Delivery, error) {
+	d, err := scanDeliveryView(s.read.QueryRowContext(ctx, `SELECT `+deliveryViewCols+deliveryViewFrom+` WHERE d.id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get delivery %d: %w", id, formatError(err))
+	}
+	return d, nil
+}
+
+// deliveryWhere returns the WHERE clause and arguments of f, on the tables of deliveryViewFrom.
+func deliveryWhere(f hookd.DeliveryFilter) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, arg any) {
+		conds = append(conds, cond)
+		args = append(args, arg)
+	}
+	if f.DeliveryFrom != nil {
+		add(`d.delivered_on >= ?`, micros(*f.DeliveryFrom))
+	}
+	if f.DeliveryTo != nil {
+		add(`d.delivered_on <= ?`, micros(*f.DeliveryTo))
+	}
+	if f.HookURI != nil {
+		add(`w.uri = ?`, *f.HookURI)
+	}
+	if f.WebhookID != nil {
+		add(`d.webhook_id = ?`, *f.WebhookID)
+	}
+	if f.DeliveryID != nil {
+		add(`d.id = ?`, *f.DeliveryID)
+	}
+	if f.CreatedBy != nil {
+		add(`w.created_by = ?`, *f.CreatedBy)
+	}
+	if f.Trigger != 0 {
+		add(`d.trigger_id = ?`, int64(f.Trigger))
+	}
+	if f.MaxID != nil {
+		add(`d.id <= ?`, *f.MaxID)
+	}
+	if f.GroupStatus != 0 {
+		conds = append(conds, groupStatusSQL(f.GroupStatus))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return ` WHERE ` + strings.Join(conds, ` AND `), args
+}
+
+// groupStatusSQL is hookd.GroupStatus.Includes written as a condition on d.status and
+// d.attempts; storetest checks that the two agree. g must not be 0.
+func groupStatusSQL(g hookd.GroupStatus) string {
+	var terms []string
+	if g&hookd.GroupStatusFailed != 0 {
+		terms = append(terms, `(d.attempts > 0 AND (d.status < 200 OR d.status >= 300))`)
+	}
+	classes := []struct {
+		bit  hookd.GroupStatus
+		cond string
+	}{
+		{hookd.GroupStatusNotSent, `d.status = 0`},
+		{hookd.GroupStatus2xx, `d.status BETWEEN 200 AND 299`},
+		{hookd.GroupStatus3xx, `d.status BETWEEN 300 AND 399`},
+		{hookd.GroupStatus4xx, `d.status BETWEEN 400 AND 499`},
+		{hookd.GroupStatus5xx, `d.status >= 500`},
+	}
+	hasClass := false
+	for _, c := range classes {
+		if g&c.bit != 0 {
+			terms = append(terms, c.cond)
+			hasClass = true
+		}
+	}
+	if hasClass {
+		// DocSpace drops only the classes whose bit is missing, so statuses outside every
+		// class (1..199, negative) stay whenever some class bit is set.
+		terms = append(terms, `(d.status < 200 AND d.status <> 0)`)
+	}
+	if len(terms) == 0 {
+		return `0`
+	}
+	return `(` + strings.Join(terms, ` OR `) + `)`
+}
+
+// DeliveryList returns one page of deliveries matching f, newest first, and the number of
+// matches before paging. The count and the page are read in one snapshot.
+func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]*hookd.Delivery, int64, error) {
+	if f.Offset < 0 || f.Limit < 0 {
+		return nil, 0, hookd.Errorf(hookd.EINVALID, "Offset and limit must not be negative.")
+	}
+	where, args := deliveryWhere(f)
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	var total int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id`+where, args...).
+		Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count deliveries: %w", err)
+	}
+	limit := int64(f.Limit)
+	if limit == 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+deliveryViewCols+deliveryViewFrom+where+` ORDER BY d.id DESC LIMIT ? OFFSET ?`,
+		append(args, limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var ds []*hookd.Delivery
+	for rows.Next() {
+		d, err := scanDeliveryView(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list deliveries: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list deliveries: %w", err)
+	}
+	return ds, total, nil
+}
+
+// idsJSON encodes ids for json_each, which lets one prepared statement take a list.
+func idsJSON(ids []int64) string {
+	b, _ := json.Marshal(ids) // []int64 always encodes
+	return string(b)
+}
+
+const deliveryRetryQuery = `INSERT INTO deliveries
+	(webhook_id, event_id, trigger_id, state, created_by, created_on, next_attempt_at, retry_of)
+	SELECT d.webhook_id, d.event_id, d.trigger_id, 'pending', ?2, ?3, ?3, d.id
+	FROM json_each(?1) j
+	JOIN deliveries d ON d.id = j.value
+	JOIN webhooks w ON w.id = d.webhook_id
+	WHERE ?4 IS NULL OR w.created_by = ?4
+	ORDER BY j.key
+	RETURNING id`
+
+// DeliveryRetry creates, for each id in order (duplicates once per occurrence), a new pending
+// delivery due now pointing at it with RetryOf, in one statement. Missing ids and ids of
+// webhooks p.WebhookCreatedBy excludes are skipped.
+func (s *Store) DeliveryRetry(ctx context.Context, p *hookd.DeliveryRetryParams) ([]*hookd.Delivery, error) {
+	if len(p.IDs) == 0 {
+		return []*hookd.Delivery{}, nil
+	}
+	var creator any
+	if p.WebhookCreatedBy != nil {
+		creator = *p.WebhookCreatedBy
+	}
+	tx, sts, err := s.begin(ctx, deliveryRetryQuery, deliveriesByIDQuery)
+	if err != nil {
+		return nil, fmt.Errorf("retry deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	ids, err := queryIDs(ctx, sts[0], idsJSON(p.IDs), p.CreatedBy, micros(s.now()), creator)
+	if err != nil {
+		return nil, fmt.Errorf("retry deliveries: %w", err)
+	}
+	ds, err := deliveriesByID(ctx, sts[1], ids)
+	if err != nil {
+		return nil, fmt.Errorf("retry deliveries: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("retry deliveries: %w", err)
+	}
+	return ds, nil
+}
