@@ -20,7 +20,7 @@ type recordedDelivery struct {
 	number    int // number of the newest attempt stored
 }
 
-// insertAttemptSQL stores an attempt whose claim no longer holds its delivery.
+// insertAttemptSQL stores an attempt (alone: one whose claim no longer holds its delivery).
 const insertAttemptSQL = `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, request_headers,
 		request_body, status, response_headers, response_body, error)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
@@ -31,8 +31,7 @@ const recordAttemptSQL = `WITH a AS (` + insertAttemptSQL + `)
 	UPDATE deliveries d SET state = $11, next_attempt_at = coalesce($12, d.next_attempt_at),
 		lease_until = NULL, attempts = d.attempts + 1, status = $7, delivered_on = $13,
 		last_error = $10, last_attempt_id = a.id
-	FROM a WHERE d.id = $1
-	RETURNING a.id`
+	FROM a WHERE d.id = $1`
 
 // recordWebhookSQL keeps the webhook's view of its deliveries: last success or failure, last
 // status, and switches it off when the result asks for it ($6 not empty).
@@ -48,8 +47,7 @@ const recordWebhookSQL = `UPDATE webhooks SET
 // AttemptRecord stores finished attempts in one transaction and one round trip of
 // statements. Every attempt whose delivery still exists is stored, numbered after the
 // delivery's previous attempts; only those whose claim token still holds the delivery move
-// it on and update its webhook. Results for deliveries deleted meanwhile are dropped. Each
-// result's Attempt gets its ID and Number.
+// it on and update its webhook. Results for deliveries deleted meanwhile are dropped.
 func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResult) error {
 	var ids []int64
 	for _, r := range results {
@@ -76,75 +74,55 @@ func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResul
 			return fmt.Errorf("record attempts: %w", err)
 		}
 	}
-	// stored is, per attempt row written, its result, number and whether a webhook update
-	// follows it in the batch.
-	type stored struct {
-		result  *hookd.AttemptResult
-		number  int
-		webhook bool
-		id      int64
-	}
-	var rows []stored
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		ds, err := lockForRecord(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
-		rows = rows[:0]
 		b := &pgx.Batch{}
-		for i, r := range results {
-			d, ok := ds[r.Attempt.DeliveryID]
-			if !ok {
-				continue
-			}
-			d.number++
-			a := &r.Attempt
-			args := []any{a.DeliveryID, d.number, micro(a.StartedAt), int64(a.Duration), headers[i][0],
-				a.RequestBody, a.Status, headers[i][1], a.ResponseBody, a.Error}
-			if d.state != hookd.DeliveryStateInflight || d.token != r.ClaimToken {
-				b.Queue(insertAttemptSQL, args...)
-				rows = append(rows, stored{result: r, number: d.number})
-				continue
-			}
-			end := micro(a.StartedAt.Add(a.Duration))
-			var next *time.Time
-			switch r.Outcome {
-			case hookd.OutcomeDelivered:
-				d.state = hookd.DeliveryStateDelivered
-			case hookd.OutcomeRetry:
-				d.state = hookd.DeliveryStateRetrying
-				t := micro(r.NextAttemptAt)
-				next = &t
-			default:
-				d.state = hookd.DeliveryStateFailed
-			}
-			b.Queue(recordAttemptSQL, append(args, string(d.state), next, end)...)
-			succeeded := a.Status >= 200 && a.Status < 300
-			b.Queue(recordWebhookSQL, d.webhookID, succeeded, end, a.Error,
-				a.Status, r.DisableWebhook)
-			rows = append(rows, stored{result: r, number: d.number, webhook: true})
-		}
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
-		for i := range rows {
-			if err := br.QueryRow().Scan(&rows[i].id); err != nil {
-				return err
-			}
-			if rows[i].webhook {
-				if _, err := br.Exec(); err != nil {
-					return err
-				}
-			}
-		}
-		return br.Close()
+		queueResults(b, ds, results, headers)
+		// Each queued statement has its result read (and its error checked) by Close.
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return formatError("record attempts", err)
 	}
-	for _, st := range rows {
-		st.result.Attempt.ID, st.result.Attempt.Number = st.id, st.number
-	}
 	return nil
+}
+
+// queueResults queues the statements of AttemptRecord for deliveries ds, locked and read by
+// lockForRecord, which it keeps up to date as it goes: two results of one batch may concern
+// the same delivery, and then the second finds the first's state.
+func queueResults(b *pgx.Batch, ds map[int64]*recordedDelivery, results []*hookd.AttemptResult, headers [][2][]byte) {
+	for i, r := range results {
+		d, ok := ds[r.Attempt.DeliveryID]
+		if !ok {
+			continue // deleted with its webhook while the attempt ran
+		}
+		d.number++
+		a := &r.Attempt
+		args := []any{a.DeliveryID, d.number, micro(a.StartedAt), int64(a.Duration), headers[i][0],
+			a.RequestBody, a.Status, headers[i][1], a.ResponseBody, a.Error}
+		if d.state != hookd.DeliveryStateInflight || d.token != r.ClaimToken {
+			b.Queue(insertAttemptSQL, args...) // a stale claim: history only
+			continue
+		}
+		var next *time.Time
+		switch r.Outcome {
+		case hookd.OutcomeDelivered:
+			d.state = hookd.DeliveryStateDelivered
+		case hookd.OutcomeRetry:
+			d.state = hookd.DeliveryStateRetrying
+			t := micro(r.NextAttemptAt)
+			next = &t
+		default:
+			d.state = hookd.DeliveryStateFailed
+		}
+		end := micro(a.StartedAt.Add(a.Duration))
+		b.Queue(recordAttemptSQL, append(args, string(d.state), next, end)...)
+		succeeded := a.Status >= 200 && a.Status < 300
+		b.Queue(recordWebhookSQL, d.webhookID, succeeded, end, a.Error, a.Status, r.DisableWebhook)
+	}
 }
 
 // lockForRecord locks what AttemptRecord changes and returns the deliveries of ids that still

@@ -187,6 +187,12 @@ func TestRecordAfterWebhookDeleted(t *testing.T) {
 	if err := s.AttemptRecord(ctx, rs); err != nil {
 		t.Fatalf("got %v, want the result of the deleted delivery dropped", err)
 	}
+	if cs[0].Webhook.ID != w.ID {
+		t.Fatalf("got first claim for webhook %d, want %d (oldest first, then by id)", cs[0].Webhook.ID, w.ID)
+	}
+	if err := s.AttemptRecord(ctx, rs[:1]); err != nil {
+		t.Fatalf("got %v from a batch of only deleted deliveries, want nil", err)
+	}
 	ds, _, err := s.DeliveryList(ctx, hookd.DeliveryFilter{})
 	if err != nil {
 		t.Fatal(err)
