@@ -183,11 +183,13 @@ func jsonError(err error) error {
 		return hookd.Errorf(hookd.EINVALID, "Malformed JSON body: %s at offset %d.", e.Error(), e.Offset)
 	}
 	if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		field := e.Field
-		if field == "" {
-			return hookd.Errorf(hookd.EINVALID, "Malformed JSON body: expected a JSON %s, got %s.", jsonKind(e.Type.Kind().String()), e.Value)
+		// e.Value may carry the literal ("number 12345678"): keep only its kind, since the
+		// field could be the secret.
+		got, _, _ := strings.Cut(e.Value, " ")
+		if e.Field == "" {
+			return hookd.Errorf(hookd.EINVALID, "Malformed JSON body: expected a JSON %s, got %s.", jsonKind(e.Type.Kind().String()), got)
 		}
-		return hookd.Errorf(hookd.EINVALID, "The value of %s has the wrong type: got %s, want %s.", field, e.Value, jsonKind(e.Type.Kind().String()))
+		return hookd.Errorf(hookd.EINVALID, "The value of %s has the wrong type: got %s, want %s.", e.Field, got, jsonKind(e.Type.Kind().String()))
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return hookd.Errorf(hookd.EINVALID, "Malformed JSON body: unexpected end of input.")

@@ -121,6 +121,13 @@ func TestInternalErrorIsGeneric(t *testing.T) {
 	if strings.Contains(strings.ToLower(msg), "sql") {
 		t.Errorf("got message %q, want no database detail", msg)
 	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, "database is closed") {
+		t.Errorf("got logs %q, want the detail logged", logs)
+	}
+	if strings.Contains(logs, token) || strings.Contains(logs, hookd.HashKey(token)) {
+		t.Errorf("got logs %q, want no key and no key hash", logs)
+	}
 }
 
 func TestBodyLimit(t *testing.T) {

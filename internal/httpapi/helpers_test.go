@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -54,6 +55,7 @@ type fixture struct {
 	clock *testClock
 	srv   *httptest.Server
 	wakes atomic.Int64
+	logs  *syncBuffer // what the API logged
 
 	admin     caller // admin, write
 	adminRead caller // admin, read
@@ -75,8 +77,12 @@ func newFixture(t testing.TB, edit ...func(*httpapi.Config)) *fixture {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	f := &fixture{t: t, ctx: ctx, store: store, clock: clock}
-	cfg := httpapi.Config{Clock: clock, Wake: func() { f.wakes.Add(1) }}
+	f := &fixture{t: t, ctx: ctx, store: store, clock: clock, logs: &syncBuffer{}}
+	cfg := httpapi.Config{
+		Clock:  clock,
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
+		Wake:   func() { f.wakes.Add(1) },
+	}
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -354,3 +360,21 @@ func jsonBody(t testing.TB, v any) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

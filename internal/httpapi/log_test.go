@@ -241,7 +241,7 @@ func TestLogRows(t *testing.T) {
 			t.Errorf("got responsePayload %v, want the error text", r.ResponsePayload)
 		}
 		if r.NextAttemptOn == nil || *r.NextAttemptOn != "2026-06-30T11:05:00Z" {
-			t.Errorf("got nextAttemptOn %v, want 2026-06-30T11:05:00Z", r.NextAttemptOn)
+			t.Errorf("got nextAttemptOn %v, want 2026-06-30T11:05:00Z", deref(r.NextAttemptOn))
 		}
 	})
 
@@ -307,4 +307,11 @@ func TestAttemptList(t *testing.T) {
 	}
 	s.do(&s.admin, "GET", "/api/2.0/webhooks/deliveries/999999/attempts", "").fails(t, 404, hookd.MessageNotFound)
 	s.do(&s.admin, "GET", "/api/2.0/webhooks/deliveries/abc/attempts", "").fails(t, 404, hookd.MessageNotFound)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }

@@ -151,12 +151,13 @@ func TestWebhookValidation(t *testing.T) {
 		{"TriggersWrongType", &f.admin, with("triggers", "file.created"), 400, "triggers"},
 		{"SSLWrongType", &f.admin, with("ssl", "yes"), 400, "ssl"},
 		{"NameWrongType", &f.admin, with("name", 12), 400, "name"},
+		{"SecretWrongType", &f.admin, with("secretKey", 987654321), 400, "secretKey has the wrong type: got number, want string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			msg := f.do(tt.key, "POST", "/api/2.0/settings/webhook", tt.body).fails(t, tt.code, tt.msg)
-			if strings.Contains(msg, "s3cret-key") || strings.Contains(msg, "has a space") {
+			if strings.Contains(msg, "s3cret-key") || strings.Contains(msg, "has a space") || strings.Contains(msg, "987654321") {
 				t.Errorf("message %q repeats the secret", msg)
 			}
 		})
