@@ -19,8 +19,8 @@ type signinPage struct {
 
 // signinReasons explain why a browser was sent to sign in again.
 var signinReasons = map[string]string{
-	"expired":  "Your session has expired. Sign in again.",
-	"revoked":  "The API key of your session has been revoked. Sign in with another key.",
+	"expired":   "Your session has expired. Sign in again.",
+	"revoked":   "The API key of your session has been revoked. Sign in with another key.",
 	"signedout": "You are signed out.",
 }
 
