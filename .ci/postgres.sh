@@ -58,7 +58,7 @@ pg_start() {
 	fi
 	if ! _pg_find_bin; then
 		_pg_say "no PostgreSQL found, installing the postgresql package"
-		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }; then
+		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }; then
 			_pg_say "FAILED: apt-get install postgresql"
 			return 1
 		fi
@@ -79,7 +79,11 @@ pg_start() {
 		_pg_say "FAILED: mktemp"
 		return 1
 	}
-	chown postgres: "$HOOKD_PG_DIR"
+	chown postgres: "$HOOKD_PG_DIR" || {
+		_pg_say "FAILED: chown $HOOKD_PG_DIR to postgres"
+		_pg_cleanup
+		return 1
+	}
 	if ! _pg_as_postgres "$HOOKD_PG_BIN/initdb" -D "$HOOKD_PG_DIR/data" -U postgres -E UTF8 \
 		--auth-local=trust --auth-host=trust --no-sync >"$HOOKD_PG_DIR/initdb.log" 2>&1; then
 		_pg_say "FAILED: initdb"
