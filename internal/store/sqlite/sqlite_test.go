@@ -174,8 +174,8 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	if err := s.Migrate(ctx); err == nil {
 		t.Error("Migrate on a newer schema: got nil error, want one")
 	}
-	if err := s.Ping(ctx); hookd.ErrorCode(err) != hookd.EUNAVAILABLE {
-		t.Errorf("Ping on a newer schema: got %v, want code %q", err, hookd.EUNAVAILABLE)
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping on a newer schema: got %v, want nil (rollback after migrate)", err)
 	}
 }
 
