@@ -1,0 +1,23 @@
+# hookd: `make test` is the whole test suite, exactly what CI runs (.ci/run).
+GO ?= go
+
+.PHONY: test lint vet fmt-check build fuzz bench
+
+test: lint
+	$(GO) test -race -timeout 12m ./...
+
+lint: fmt-check vet
+	$(GO) tool staticcheck ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+build:
+	$(GO) build -o bin/hookd ./cmd/hookd
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

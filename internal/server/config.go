@@ -1,0 +1,161 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// Config is everything `hookd serve` can be told. The zero value of a field means its default,
+// as each comment says; Default returns the defaults filled in.
+type Config struct {
+	// Addr is the listen address of the API and UI. Default "127.0.0.1:8080"; port 0 picks a
+	// free port (see Server.Addr).
+	Addr string
+	// DB is the database URL: "sqlite:PATH" (default "sqlite:hookd.db") or "postgres://...".
+	DB string
+	// NoMigrate skips migrating the schema on start; the schema must then be current.
+	NoMigrate bool
+	// AdminKey, when set, makes sure an admin key with this value exists (HOOKD_ADMIN_KEY).
+	AdminKey string
+	// AllowedNetworks are receiver networks exempt from the private-address block, e.g.
+	// 127.0.0.0/8 for receivers on this machine. Default none.
+	AllowedNetworks []netip.Prefix
+
+	// RetrySchedule is the wait before each automatic retry. Default hookd.DefaultRetrySchedule.
+	RetrySchedule []time.Duration
+	// AttemptTimeout bounds one delivery attempt, connection to last body byte. Default 30 s.
+	AttemptTimeout time.Duration
+	// MaxResponseBytes caps how much of a receiver's answer is read and stored. Default 64 KiB.
+	MaxResponseBytes int64
+	// Lease is how long a claimed delivery belongs to this node; if the node dies, another
+	// (or this one, restarted) takes it over once the lease expires. Default AttemptTimeout + 30 s;
+	// it must exceed AttemptTimeout.
+	Lease time.Duration
+	// Concurrency is how many attempts may be in flight at once in this process. Default 64.
+	Concurrency int
+	// PollInterval is how often the dispatcher looks for due deliveries when nothing wakes it.
+	// Default 1 s.
+	PollInterval time.Duration
+	// ShutdownGrace is how long in-flight attempts may finish after a stop signal. Default 30 s.
+	ShutdownGrace time.Duration
+	// HeadProbe turns on DocSpace's HEAD request to a receiver on create, update and enable.
+	// Default off: many receivers answer only POST.
+	HeadProbe bool
+
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Clock tells the time. Default hookd.SystemClock.
+	Clock hookd.Clock
+}
+
+// Default returns c with every zero field set to its default.
+func (c Config) Default() Config {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DB == "" {
+		c.DB = "sqlite:hookd.db"
+	}
+	if c.RetrySchedule == nil {
+		c.RetrySchedule = hookd.DefaultRetrySchedule
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = 30 * time.Second
+	}
+	if c.Lease == 0 {
+		c.Lease = c.AttemptTimeout + 30*time.Second
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = 64 << 10
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 64
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = time.Second
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = hookd.SystemClock{}
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work, naming it.
+func (c Config) Validate() error {
+	if _, _, err := ParseDB(c.DB); err != nil {
+		return err
+	}
+	if c.AdminKey != "" && (!strings.HasPrefix(c.AdminKey, hookd.KeyPrefix) || len(c.AdminKey) < 20) {
+		return errors.New("admin key (HOOKD_ADMIN_KEY) must start with \"sk-\" and be at least 20 characters long")
+	}
+	for i, d := range c.RetrySchedule {
+		if d < 0 {
+			return fmt.Errorf("retry schedule: step %d is negative (%s)", i+1, d)
+		}
+	}
+	switch {
+	case c.AttemptTimeout < 0:
+		return fmt.Errorf("attempt timeout must be positive, got %s", c.AttemptTimeout)
+	case c.Lease <= c.AttemptTimeout:
+		return fmt.Errorf("lease (%s) must be longer than the attempt timeout (%s)", c.Lease, c.AttemptTimeout)
+	case c.MaxResponseBytes < 0:
+		return fmt.Errorf("max response bytes must be positive, got %d", c.MaxResponseBytes)
+	case c.Concurrency < 0:
+		return fmt.Errorf("concurrency must be positive, got %d", c.Concurrency)
+	case c.ShutdownGrace < 0:
+		return fmt.Errorf("shutdown grace must be positive, got %s", c.ShutdownGrace)
+	}
+	return nil
+}
+
+// ParseNetworks reads a comma-separated list of CIDR prefixes (HOOKD_ALLOWED_NETWORKS). A
+// bare address is taken as a single-address prefix.
+func ParseNetworks(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("allowed networks: %q is not a CIDR prefix such as 127.0.0.0/8", part)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// ParseSchedule reads a comma-separated list of durations such as "5s,5m,30m" (HOOKD_RETRY_SCHEDULE).
+// An empty string means no automatic retries.
+func ParseSchedule(s string) ([]time.Duration, error) {
+	out := []time.Duration{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		d, err := time.ParseDuration(part)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("retry schedule: %q is not a duration such as 5s, 10m or 2h", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

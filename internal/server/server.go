@@ -1,0 +1,184 @@
+// Package server wires hookd together: it opens the store, builds the delivery worker, the
+// HTTP API and the web UI, and runs them until its context ends. It is the only package that
+// knows every concrete type.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/httpapi"
+)
+
+// Server is a running hookd: API, UI and delivery workers on one store.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    hookd.Store
+	worker   *delivery.Worker
+	http     *http.Server
+	listener net.Listener
+}
+
+// listener is what a store offers when it can wake this node on other nodes' events
+// (PostgreSQL LISTEN/NOTIFY).
+type notifier interface {
+	Listen(ctx context.Context, wake func()) error
+}
+
+// New validates cfg, opens and migrates the store, provisions the admin key, and listens on
+// cfg.Addr. Nothing is served until Run.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	cfg = cfg.Default()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	store, err := OpenStore(ctx, cfg.DB, cfg.Clock)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newWithStore(ctx, cfg, store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newWithStore(ctx context.Context, cfg Config, store hookd.Store) (*Server, error) {
+	if !cfg.NoMigrate {
+		if err := store.Migrate(ctx); err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if err := store.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("database not ready: %w", err)
+	}
+	if cfg.AdminKey != "" {
+		if _, err := EnsureKey(ctx, store, cfg.AdminKey, "admin (HOOKD_ADMIN_KEY)", hookd.RoleAdmin, hookd.ScopeWrite); err != nil {
+			return nil, fmt.Errorf("admin key: %w", err)
+		}
+	}
+
+	guard := delivery.NewGuard(cfg.AllowedNetworks, nil)
+	sender := delivery.NewSender(guard, delivery.SenderConfig{
+		Timeout:          cfg.AttemptTimeout,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+	})
+	worker := delivery.NewWorker(store, sender, cfg.Clock, cfg.Logger, delivery.Config{
+		Concurrency:   cfg.Concurrency,
+		Lease:         cfg.Lease,
+		PollInterval:  cfg.PollInterval,
+		Schedule:      cfg.RetrySchedule,
+		ShutdownGrace: cfg.ShutdownGrace,
+	})
+	apiCfg := httpapi.Config{
+		Clock:    cfg.Clock,
+		Logger:   cfg.Logger,
+		CheckURL: guard.CheckURL,
+		Wake:     worker.Wake,
+	}
+	if cfg.HeadProbe {
+		apiCfg.HeadProbe = sender.Probe
+	}
+	api := httpapi.New(store, apiCfg)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return &Server{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		store:  store,
+		worker: worker,
+		http: &http.Server{
+			Handler:           api.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		},
+		listener: ln,
+	}, nil
+}
+
+// Addr returns the address the server listens on, with the real port when cfg.Addr had port 0.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// URL returns the base URL of the API, e.g. "http://127.0.0.1:8080".
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Store returns the server's store, for tools and tests that work beside the server.
+func (s *Server) Store() hookd.Store { return s.store }
+
+// Run serves the API and delivers until ctx ends, then shuts down in two stages: the HTTP
+// server stops taking requests and the worker stops claiming; in-flight attempts get
+// cfg.ShutdownGrace to finish and be recorded; the store is closed last.
+func (s *Server) Run(ctx context.Context) error {
+	s.log.Info("hookd serving", "addr", s.Addr(), "db_backend", backendName(s.cfg.DB))
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := s.worker.Run(workCtx); err != nil {
+			errc <- fmt.Errorf("delivery worker: %w", err)
+		}
+	}()
+	if n, ok := s.store.(notifier); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.Listen(workCtx, s.worker.Wake); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("listen for events of other nodes", "err", err)
+			}
+		}()
+	}
+	go func() {
+		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	s.log.Info("hookd shutting down", "grace", s.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	if err := s.http.Shutdown(shutCtx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	stopWork()
+	wg.Wait()
+	if err := s.store.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("close store: %w", err)
+	}
+	s.log.Info("hookd stopped")
+	return runErr
+}
+
+// Close releases the listener and the store of a server that was never Run.
+func (s *Server) Close() error {
+	s.listener.Close()
+	return s.store.Close()
+}
+
+func backendName(db string) string {
+	b, _, _ := ParseDB(db)
+	return b
+}
