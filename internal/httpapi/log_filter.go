@@ -130,23 +130,30 @@ func logFilter(v url.Values, k *hookd.Key) (hookd.DeliveryFilter, error) {
 		}
 		f.Trigger = t
 	}
+	if err := q.paging(&f); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// paging reads count (1..100, default 100) and startIndex (0 or more) into f.
+func (q query) paging(f *hookd.DeliveryFilter) error {
 	count, ok, err := q.int64("count")
 	switch {
 	case err != nil:
-		return f, err
+		return err
 	case !ok:
 		count = defaultLogCount
 	case count < 1 || count > maxLogCount:
-		return f, invalidParam("count", q["count"], "an integer from 1 to 100")
+		return invalidParam("count", q["count"], "an integer from 1 to 100")
 	}
-	f.Limit = int(count)
 	start, _, err := q.int64("startIndex")
 	switch {
 	case err != nil:
-		return f, err
+		return err
 	case start < 0 || start > 1<<31:
-		return f, invalidParam("startIndex", q["startindex"], "an integer of 0 or more")
+		return invalidParam("startIndex", q["startindex"], "an integer from 0 to 2147483648")
 	}
-	f.Offset = int(start)
-	return f, nil
+	f.Limit, f.Offset = int(count), int(start)
+	return nil
 }
