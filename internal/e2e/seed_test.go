@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/server"
 	"github.com/hookd/hookd/internal/servertest"
 )
 
@@ -20,9 +22,12 @@ import (
 // real DocSpace portal, against hookd with only the base URL, the key and the config id
 // replaced, and checks that what they retried reached the receiver.
 func TestSeedScripts(t *testing.T) {
-	t.Parallel()
+	forEachBackend(t, testSeedScripts)
+}
+
+func testSeedScripts(t *testing.T, db string) {
 	doc := seedDoc(t)
-	env := servertest.Start(t)
+	env := servertest.Start(t, func(c *server.Config) { c.DB = db })
 	api := &apiClient{t: t, url: env.URL, key: env.AdminKey}
 
 	var healthy atomic.Bool
@@ -147,6 +152,8 @@ func pythonCmd(t *testing.T, code string) *exec.Cmd {
 	return exec.CommandContext(ctx, py, f)
 }
 
+var npmMu sync.Mutex
+
 // nodeCmd strips the TypeScript types with the typescript package (installed from npm into a
 // cache directory on first use) and runs the result with node.
 func nodeCmd(t *testing.T, code string) *exec.Cmd {
@@ -159,6 +166,8 @@ func nodeCmd(t *testing.T, code string) *exec.Cmd {
 		cache = os.TempDir()
 	}
 	tsDir := filepath.Join(cache, "hookd-test", "typescript")
+	npmMu.Lock() // subtests of both backends run in parallel: install once
+	defer npmMu.Unlock()
 	if _, err := os.Stat(filepath.Join(tsDir, "node_modules", "typescript")); err != nil {
 		out, err := exec.Command("npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", tsDir, "typescript@5").CombinedOutput()
 		if err != nil {
