@@ -110,7 +110,7 @@ func ParseTrigger(s string) (Trigger, error) {
 			return 1 << bit, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown trigger %q (hookd triggers lists them)", s)
+	return 0, fmt.Errorf("unknown trigger %q: use a name such as file.created (GET /api/2.0/settings/webhook/triggers lists them)", s)
 }
 
 // ParseTriggers reads a mask written as a comma-separated list of triggers, e.g.

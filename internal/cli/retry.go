@@ -149,7 +149,8 @@ func (r *retryRun) failed(ctx context.Context, df client.DeliveryFilter, include
 	r.cl = cl
 	df.GroupStatus = client.GroupStatusFailed
 	rows, hookd, err := r.collect(ctx, df)
-	if err != nil && client.StatusCode(err) == http.StatusBadRequest {
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.StatusCode == http.StatusBadRequest && strings.Contains(strings.ToLower(ce.Message), "groupstatus") {
 		// DocSpace has no Failed class: a delivery without an answer has status 0 there,
 		// like one not sent yet, so take that class and every non-2xx one.
 		fmt.Fprintln(r.a.stderr, "hookd: the server does not know the Failed filter (not hookd?); selecting not-sent, 3xx, 4xx and 5xx")

@@ -3,6 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -256,5 +260,119 @@ func TestRetryIDs(t *testing.T) {
 	r = runCLI(t, e.URL, e.AdminKey, "", "retry", "777777", "888888")
 	if r.code != ExitNotFound {
 		t.Errorf("got exit %d (%q), want %d when no id is known", r.code, r.stderr, ExitNotFound)
+	}
+}
+
+// fakeDocSpace imitates a DocSpace portal's log and batch retry: no Failed class (400), no
+// maxId, no state or retryOf on rows, a 429 with Retry-After on the first batch.
+type fakeDocSpace struct {
+	mu       sync.Mutex
+	statuses map[int64]int // log id → status
+	nextID   int64
+	batches  [][]int64
+	limited  bool
+}
+
+func (f *fakeDocSpace) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeEnv := func(status int, body any, total int) {
+		env := map[string]any{"response": body, "count": 1, "status": 0, "statusCode": status}
+		if total >= 0 {
+			env["total"] = total
+		}
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(env)
+	}
+	switch r.URL.Path {
+	case "/api/2.0/settings/webhooks/log":
+		q := r.URL.Query()
+		g, err := strconv.Atoi(q.Get("groupStatus"))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"response":{"title":"One or more validation errors occurred.","errors":{"groupStatus":["The value 'Failed' is not valid."]}},"status":1,"statusCode":400}`)
+			return
+		}
+		var ids []int64
+		for id, st := range f.statuses {
+			if hookd.GroupStatus(g).Includes(st, 1) {
+				ids = append(ids, id)
+			}
+		}
+		slices.SortFunc(ids, func(a, b int64) int { return int(b - a) })
+		start, _ := strconv.Atoi(q.Get("startIndex"))
+		count, _ := strconv.Atoi(q.Get("count"))
+		rows := []map[string]any{}
+		for _, id := range ids[min(start, len(ids)):min(start+count, len(ids))] {
+			rows = append(rows, map[string]any{"id": id, "trigger": 128, "status": f.statuses[id], "creationTime": "2026-07-01T10:00:00.0000000Z"})
+		}
+		writeEnv(200, rows, len(ids))
+	case "/api/2.0/settings/webhook/retry":
+		if !f.limited {
+			f.limited = true
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		var body struct{ IDs []int64 }
+		json.NewDecoder(r.Body).Decode(&body)
+		f.batches = append(f.batches, body.IDs)
+		rows := []map[string]any{}
+		for _, id := range body.IDs {
+			if _, ok := f.statuses[id]; !ok {
+				continue // DocSpace skips unknown ids silently
+			}
+			f.nextID++
+			f.statuses[f.nextID] = 0 // queued: "not sent", and failed-looking to DocSpace
+			rows = append(rows, map[string]any{"id": f.nextID, "trigger": 128, "status": 0})
+		}
+		writeEnv(200, rows, -1)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+func TestRetryFailedAgainstDocSpace(t *testing.T) {
+	t.Parallel()
+	f := &fakeDocSpace{statuses: map[int64]int{}}
+	for id := int64(1); id <= 250; id++ {
+		f.statuses[id] = []int{200, 500, 0, 404, 302}[id%5] // 200 of them failed-looking
+	}
+	f.nextID = 250
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+
+	r := runCLI(t, srv.URL, "sk-docspace", "", "retry", "--failed", "-o", "json")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %q", r.code, r.stderr)
+	}
+	for _, want := range []string{"does not know the Failed filter", "rate limiting requests; waiting 1s", "does not link retries"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.stderr, want)
+		}
+	}
+	rep := decodeJSON[retryReport](t, r)
+	if rep.Matched != 200 || len(rep.Retried) != 200 {
+		t.Errorf("got matched %d retried %d, want 200 and 200", rep.Matched, len(rep.Retried))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sent := map[int64]int{}
+	for _, b := range f.batches {
+		if len(b) > 100 {
+			t.Errorf("got a batch of %d ids, want at most 100", len(b))
+		}
+		for _, id := range b {
+			sent[id]++
+		}
+	}
+	for id := int64(1); id <= 250; id++ {
+		want := 1
+		if id%5 == 0 {
+			want = 0 // 2xx
+		}
+		if sent[id] != want {
+			t.Errorf("id %d sent %d times, want %d", id, sent[id], want)
+		}
 	}
 }
