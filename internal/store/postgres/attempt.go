@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -33,16 +34,26 @@ const recordAttemptSQL = `WITH a AS (` + insertAttemptSQL + `)
 		last_error = $10, last_attempt_id = a.id
 	FROM a WHERE d.id = $1`
 
-// recordWebhookSQL keeps the webhook's view of its deliveries: last success or failure, last
-// status, and switches it off when the result asks for it ($6 not empty).
+// recordWebhookSQL keeps the webhook's view of its deliveries: last success ($2) or failure
+// ($3, $4) when the batch had one, last status, and switches it off when a result asked for
+// it ($6 not empty).
 const recordWebhookSQL = `UPDATE webhooks SET
-		last_success_on = CASE WHEN $2 THEN $3 ELSE last_success_on END,
-		last_failure_on = CASE WHEN $2 THEN last_failure_on ELSE $3 END,
-		last_failure_content = CASE WHEN $2 THEN last_failure_content ELSE $4 END,
+		last_success_on = coalesce($2, last_success_on),
+		last_failure_on = coalesce($3, last_failure_on),
+		last_failure_content = CASE WHEN $3::timestamptz IS NULL THEN last_failure_content ELSE $4 END,
 		last_status = $5,
 		enabled = CASE WHEN $6 = '' THEN enabled ELSE false END,
 		disabled_reason = CASE WHEN $6 = '' THEN disabled_reason ELSE $6 END
 	WHERE id = $1`
+
+// webhookRecord is what one batch of results does to one webhook: the results applied one
+// after the other, folded into a single UPDATE.
+type webhookRecord struct {
+	successOn, failureOn *time.Time
+	failureContent       string
+	status               int
+	disable              string
+}
 
 // AttemptRecord stores finished attempts in one transaction and one round trip of
 // statements. Every attempt whose delivery still exists is stored, numbered after the
@@ -92,8 +103,10 @@ func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResul
 
 // queueResults queues the statements of AttemptRecord for deliveries ds, locked and read by
 // lockForRecord, which it keeps up to date as it goes: two results of one batch may concern
-// the same delivery, and then the second finds the first's state.
+// the same delivery, and then the second finds the first's state. Webhook updates come last,
+// one per webhook.
 func queueResults(b *pgx.Batch, ds map[int64]*recordedDelivery, results []*hookd.AttemptResult, headers [][2][]byte) {
+	webhooks := map[int64]*webhookRecord{}
 	for i, r := range results {
 		d, ok := ds[r.Attempt.DeliveryID]
 		if !ok {
@@ -120,8 +133,25 @@ func queueResults(b *pgx.Batch, ds map[int64]*recordedDelivery, results []*hookd
 		}
 		end := micro(a.StartedAt.Add(a.Duration))
 		b.Queue(recordAttemptSQL, append(args, string(d.state), next, end)...)
-		succeeded := a.Status >= 200 && a.Status < 300
-		b.Queue(recordWebhookSQL, d.webhookID, succeeded, end, a.Error, a.Status, r.DisableWebhook)
+
+		w := webhooks[d.webhookID]
+		if w == nil {
+			w = &webhookRecord{}
+			webhooks[d.webhookID] = w
+		}
+		if a.Status >= 200 && a.Status < 300 {
+			w.successOn = &end
+		} else {
+			w.failureOn, w.failureContent = &end, a.Error
+		}
+		w.status = a.Status
+		if r.DisableWebhook != "" {
+			w.disable = r.DisableWebhook
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(webhooks)) {
+		w := webhooks[id]
+		b.Queue(recordWebhookSQL, id, w.successOn, w.failureOn, w.failureContent, w.status, w.disable)
 	}
 }
 

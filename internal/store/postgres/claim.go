@@ -9,16 +9,18 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// claimSQL leases due deliveries. The CTE locks the oldest due rows with FOR UPDATE SKIP
-// LOCKED, so concurrent claimers (other goroutines, other nodes) pass over each other's rows
-// instead of waiting or taking them twice; the UPDATE moves them in flight and bumps the
-// fencing token. A row is due when it waits (pending or retrying) and its time has come, or
-// when it is in flight on a lease that has run out (the claimer died or stalled). Oldest due
-// means by next_attempt_at, which a claim leaves alone, as the SQLite store does.
+// claimSQL leases due deliveries. The CTE walks deliveries_due in (next_attempt_at, id) order
+// and locks the rows it keeps with FOR UPDATE SKIP LOCKED, so concurrent claimers (other
+// goroutines, other nodes) pass over each other's rows instead of waiting or taking them
+// twice; the UPDATE moves them in flight and bumps the fencing token. A row is due when it
+// waits (pending or retrying) and its time has come, or when it is in flight on a lease that
+// has run out (the claimer died or stalled). An inflight row was due when it was claimed and
+// a claim leaves next_attempt_at alone, so next_attempt_at <= now holds for every due row: it
+// bounds the index walk. Oldest due means by next_attempt_at, as in the SQLite store.
 const claimSQL = `WITH due AS (
-		SELECT d.id, d.next_attempt_at FROM deliveries d
-		WHERE (d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $1)
-			OR (d.state = 'inflight' AND d.lease_until < $1)
+		SELECT d.id FROM deliveries d
+		WHERE d.state IN ('pending', 'retrying', 'inflight') AND d.next_attempt_at <= $1
+			AND (d.state <> 'inflight' OR d.lease_until < $1)
 		ORDER BY d.next_attempt_at, d.id
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED

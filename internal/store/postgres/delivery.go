@@ -161,8 +161,12 @@ func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]*ho
 	)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-				WHERE `+where, args...).Scan(&total); err != nil {
+			// Every delivery has its webhook (ON DELETE CASCADE): join only to filter on it.
+			from := `deliveries d`
+			if f.HookURI != nil || f.CreatedBy != nil {
+				from += ` JOIN webhooks w ON w.id = d.webhook_id`
+			}
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+from+` WHERE `+where, args...).Scan(&total); err != nil {
 				return err
 			}
 			var limit any // NULL: no limit

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -249,5 +250,52 @@ func TestGroupStatusMatchesIncludes(t *testing.T) {
 				t.Errorf("group status %d: total %d, ids (-Includes +SQL):\n%s", g, total, diff)
 			}
 		}
+	}
+}
+
+func TestBatchFoldsWebhookUpdatesInOrder(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := pgtest.OpenTest(t, clk)
+	ctx := context.Background()
+	w := mustWebhook(t, s, "a")
+	for range 3 {
+		mustPublish(t, s, `{}`)
+	}
+	cs, err := s.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: 3, Lease: time.Minute})
+	if err != nil || len(cs) != 3 {
+		t.Fatalf("got claims %v, %v, want 3", cs, err)
+	}
+	t0 := clk.Now().Truncate(time.Microsecond)
+	res := func(i, status int, disable string) *hookd.AttemptResult {
+		r := &hookd.AttemptResult{
+			Attempt: hookd.Attempt{DeliveryID: cs[i].Delivery.ID, StartedAt: t0.Add(time.Duration(i) * time.Second),
+				Status: status, Error: fmt.Sprintf("e%d", i)},
+			ClaimToken: cs[i].Token, Outcome: hookd.OutcomeFailed, DisableWebhook: disable,
+		}
+		if status == 200 {
+			r.Outcome, r.Attempt.Error = hookd.OutcomeDelivered, ""
+		}
+		return r
+	}
+	// In order: a failure that disables, a success, another failure.
+	if err := s.AttemptRecord(ctx, []*hookd.AttemptResult{res(0, 410, "410 Gone"), res(1, 200, ""), res(2, 500, "")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.WebhookGet(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Enabled || got.DisabledReason != "410 Gone" {
+		t.Errorf("got enabled %v reason %q, want disabled for 410 Gone", got.Enabled, got.DisabledReason)
+	}
+	if got.LastSuccessOn == nil || !got.LastSuccessOn.Equal(t0.Add(time.Second)) {
+		t.Errorf("got last success %v, want %v", got.LastSuccessOn, t0.Add(time.Second))
+	}
+	if got.LastFailureOn == nil || !got.LastFailureOn.Equal(t0.Add(2*time.Second)) || got.LastFailureContent != "e2" {
+		t.Errorf("got last failure %v %q, want %v e2", got.LastFailureOn, got.LastFailureContent, t0.Add(2*time.Second))
+	}
+	if got.LastStatus != 500 {
+		t.Errorf("got last status %d, want 500 (the last result)", got.LastStatus)
 	}
 }

@@ -65,9 +65,10 @@ CREATE TABLE deliveries (
     last_attempt_id bigint -- no foreign key: attempts go with their delivery anyway
 );
 
--- The two halves of "due": waiting rows by due time, inflight rows by lease end.
-CREATE INDEX deliveries_waiting ON deliveries (next_attempt_at, id) WHERE state IN ('pending', 'retrying');
-CREATE INDEX deliveries_leased ON deliveries (lease_until, id) WHERE state = 'inflight';
+-- Claims walk this index in (next_attempt_at, id) order, locking as they go (SKIP LOCKED), and
+-- stop after the batch: no sort of the backlog. Inflight rows are in it so that expired leases
+-- are found on the same walk; they are few (at most the nodes' concurrency).
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state IN ('pending', 'retrying', 'inflight');
 CREATE INDEX deliveries_webhook ON deliveries (webhook_id, id);
 CREATE INDEX deliveries_event ON deliveries (event_id);
 

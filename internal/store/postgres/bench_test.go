@@ -1,0 +1,48 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/store/postgres/pgtest"
+)
+
+// BenchmarkClaimAndRecord measures the hot path of delivery: claim a batch of 256 due
+// deliveries and record their attempts in one AttemptRecord call.
+func BenchmarkClaimAndRecord(b *testing.B) {
+	s := pgtest.OpenTest(b, nil)
+	ctx := context.Background()
+	for range 8 {
+		mustWebhook(b, s, "w")
+	}
+	const batch = 256
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		for range batch / 8 {
+			mustPublish(b, s, `{"id":1}`)
+		}
+		b.StartTimer()
+		cs, err := s.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: batch, Lease: time.Minute})
+		if err != nil || len(cs) != batch {
+			b.Fatalf("got %d claims, %v, want %d", len(cs), err, batch)
+		}
+		rs := make([]*hookd.AttemptResult, len(cs))
+		for i, c := range cs {
+			rs[i] = &hookd.AttemptResult{
+				Attempt: hookd.Attempt{
+					DeliveryID: c.Delivery.ID, StartedAt: time.Now(), Duration: time.Millisecond,
+					RequestHeaders: map[string][]string{"Accept": {"*/*"}}, RequestBody: []byte(`{"event":{}}`),
+					Status: 200, ResponseBody: []byte("ok"),
+				},
+				ClaimToken: c.Token, Outcome: hookd.OutcomeDelivered,
+			}
+		}
+		if err := s.AttemptRecord(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch)/1e3, "µs/delivery")
+}
