@@ -70,7 +70,15 @@
         var tz = filters.querySelector('[data-tz]');
         var d = date ? new Date(date + 'T12:00:00') : new Date();
         tz.value = String(d.getTimezoneOffset());
+        // Leave empty fields out of the URL, so that a shared view reads well.
+        filters.querySelectorAll('input[name], select[name]').forEach(function (el) {
+          if (el.type !== 'checkbox' && el.value === '') { el.disabled = true; }
+        });
         tz.disabled = !date;
+      });
+      // Coming back through the history shows the form as it was: usable again.
+      window.addEventListener('pageshow', function () {
+        filters.querySelectorAll('[disabled]').forEach(function (el) { el.disabled = false; });
       });
     }
   }
