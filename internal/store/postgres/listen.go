@@ -29,7 +29,7 @@ func (s *Store) Listen(ctx context.Context, wake func()) error {
 			return nil
 		}
 		s.logger.Warn("listen for due deliveries: connection lost, reconnecting",
-			"error", err, "backoff", backoff)
+			"err", err, "backoff", backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
