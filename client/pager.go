@@ -140,6 +140,12 @@ func (p *DeliveryPager) fetch(ctx context.Context) ([]*Delivery, error) {
 	if len(rows) < p.size && !p.gap {
 		p.done = true // only a short page ends the walk: total lags the rows still arriving
 	}
+	return p.keep(rows)
+}
+
+// keep records rows as seen and returns those not returned before; it ends a walk that makes
+// no progress.
+func (p *DeliveryPager) keep(rows []*Delivery) ([]*Delivery, error) {
 	var fresh []*Delivery
 	for _, d := range rows {
 		if p.minID == 0 || d.ID < p.minID {

@@ -126,57 +126,60 @@ func newLogsCmd(a *app) *cobra.Command {
 --since and --from filter on the time of the last answer (DocSpace's deliveryFrom); a real
 DocSpace records that time only for successful deliveries.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			df, err := f.filter(time.Now())
-			if err != nil {
-				return err
-			}
-			cl, err := c.client(a)
-			if err != nil {
-				return err
-			}
-			out := logPage{StartIndex: df.StartIndex, Deliveries: []*client.Delivery{}}
-			if all {
-				p := cl.DeliveryPager(df)
-				for {
-					page, err := p.Next(cmd.Context())
-					if err != nil {
-						return c.explain(err, "")
-					}
-					if len(page) == 0 {
-						break
-					}
-					out.Deliveries = append(out.Deliveries, page...)
-				}
-				out.Total = p.Total()
-			} else {
-				page, err := cl.Deliveries(cmd.Context(), df)
-				if err != nil {
-					return c.explain(err, "")
-				}
-				out.Total, out.Deliveries = page.Total, append(out.Deliveries, page.Deliveries...)
-			}
-			if f.id != 0 && len(out.Deliveries) == 0 {
-				return withExit(ExitNotFound, fmt.Errorf("delivery %d was not found", f.id))
-			}
-			if c.json() {
-				return writeJSON(a.stdout, out)
-			}
-			if err := writeDeliveries(a.stdout, out.Deliveries); err != nil {
-				return err
-			}
-			if n := len(out.Deliveries); !all && out.Total > int64(df.StartIndex+n) {
-				fmt.Fprintf(a.stderr, "showing %d-%d of %d; --all shows every one, --start-index %d the next page\n",
-					df.StartIndex+min(n, 1), df.StartIndex+n, out.Total, df.StartIndex+n)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLogs(cmd, a, c, f, all) },
 	}
 	addConnFlags(a, cmd, c)
 	f.add(cmd, true)
 	cmd.Flags().BoolVar(&all, "all", false, "page through every matching delivery")
 	cmd.AddCommand(newLogsAttemptsCmd(a, c))
 	return cmd
+}
+
+// runLogs prints one page of the log, or every page with all.
+func runLogs(cmd *cobra.Command, a *app, c *conn, f *logFlags, all bool) error {
+	df, err := f.filter(time.Now())
+	if err != nil {
+		return err
+	}
+	cl, err := c.client(a)
+	if err != nil {
+		return err
+	}
+	out := logPage{StartIndex: df.StartIndex, Deliveries: []*client.Delivery{}}
+	if all {
+		p := cl.DeliveryPager(df)
+		for {
+			page, err := p.Next(cmd.Context())
+			if err != nil {
+				return c.explain(err, "")
+			}
+			if len(page) == 0 {
+				break
+			}
+			out.Deliveries = append(out.Deliveries, page...)
+		}
+		out.Total = p.Total()
+	} else {
+		page, err := cl.Deliveries(cmd.Context(), df)
+		if err != nil {
+			return c.explain(err, "")
+		}
+		out.Total, out.Deliveries = page.Total, append(out.Deliveries, page.Deliveries...)
+	}
+	if f.id != 0 && len(out.Deliveries) == 0 {
+		return withExit(ExitNotFound, fmt.Errorf("delivery %d was not found", f.id))
+	}
+	if c.json() {
+		return writeJSON(a.stdout, out)
+	}
+	if err := writeDeliveries(a.stdout, out.Deliveries); err != nil {
+		return err
+	}
+	if n := len(out.Deliveries); !all && out.Total > int64(df.StartIndex+n) {
+		fmt.Fprintf(a.stderr, "showing %d-%d of %d; --all shows every one, --start-index %d the next page\n",
+			df.StartIndex+min(n, 1), df.StartIndex+n, out.Total, df.StartIndex+n)
+	}
+	return nil
 }
 
 func newLogsAttemptsCmd(a *app, c *conn) *cobra.Command {

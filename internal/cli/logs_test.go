@@ -91,7 +91,7 @@ func TestLogsTableAndAll(t *testing.T) {
 	e := startServer(t)
 	rc := newReceiver(t, "many-secret", 200)
 	createWebhook(t, e, rc, "many")
-	ids := publishN(t, newClient(t, e), 230)
+	ids := publishN(t, newClient(t, e), 150)
 	settled(t, e)
 
 	r := mustRun(t, e, "logs")
@@ -99,7 +99,7 @@ func TestLogsTableAndAll(t *testing.T) {
 	if len(lines) != 101 || !strings.HasPrefix(lines[0], "ID ") {
 		t.Errorf("got %d table lines, want a header and 100 rows", len(lines))
 	}
-	if !strings.Contains(r.stderr, "showing 1-100 of 230") {
+	if !strings.Contains(r.stderr, "showing 1-100 of 150") {
 		t.Errorf("got stderr %q, want a paging hint", r.stderr)
 	}
 	// Tables show local times, JSON RFC 3339.
@@ -123,8 +123,8 @@ func TestLogsTableAndAll(t *testing.T) {
 	}
 
 	all := decodeJSON[logPage](t, mustRun(t, e, "logs", "--all", "--count", "40", "-o", "json"))
-	if len(all.Deliveries) != 230 || all.Total != 230 {
-		t.Fatalf("--all: got %d rows, total %d, want 230", len(all.Deliveries), all.Total)
+	if len(all.Deliveries) != 150 || all.Total != 150 {
+		t.Fatalf("--all: got %d rows, total %d, want 150", len(all.Deliveries), all.Total)
 	}
 	for i, d := range all.Deliveries {
 		if want := ids[len(ids)-1-i]; d.ID != want {
