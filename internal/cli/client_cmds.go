@@ -38,7 +38,8 @@ type conn struct {
 func addConnFlags(a *app, cmd *cobra.Command, c *conn) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&c.url, "url", a.env("HOOKD_URL", defaultServerURL), "server URL: hookd, or https://yourportal.onlyoffice.com (HOOKD_URL)")
-	f.StringVar(&c.key, "key", a.getenv("HOOKD_KEY"), "API key, sk-... (HOOKD_KEY; prefer the variable: flags show in ps)")
+	// The key's default is read in client, not here, so that --help never prints it.
+	f.StringVar(&c.key, "key", "", "API key, sk-... (HOOKD_KEY; prefer the variable: flags show in ps)")
 	f.StringVarP(&c.output, "output", "o", "table", "output format: table or json")
 }
 
@@ -47,6 +48,9 @@ func addConnFlags(a *app, cmd *cobra.Command, c *conn) {
 func (c *conn) client(a *app) (*client.Client, error) {
 	if c.output != "table" && c.output != "json" {
 		return nil, withExit(ExitUsage, fmt.Errorf("--output %q: use table or json", c.output))
+	}
+	if c.key == "" {
+		c.key = a.getenv("HOOKD_KEY")
 	}
 	if strings.TrimSpace(c.key) == "" {
 		return nil, withExit(ExitUsage, errors.New("no API key: set HOOKD_KEY or pass --key (create one with: hookd key create --name cli)"))

@@ -208,3 +208,14 @@ func TestKeyFlagBeatsEnvironment(t *testing.T) {
 		t.Errorf("got %d triggers, want %d", len(ts), len(hookd.Triggers))
 	}
 }
+
+func TestHelpDoesNotShowTheKey(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "http://127.0.0.1:1", "sk-secret-in-env", "", "retry", "--help")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "--failed") {
+		t.Fatalf("help: exit %d, stdout %q", r.code, r.stdout)
+	}
+	if strings.Contains(r.stdout+r.stderr, "sk-secret-in-env") {
+		t.Errorf("--help prints the key from HOOKD_KEY")
+	}
+}
