@@ -57,7 +57,7 @@ makes sure an admin key with that value exists (for scripts and CI).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "hookd listening on %s (database %s)\n", srv.URL(), cfg.DB)
+			fmt.Fprintf(a.stderr, "hookd listening on %s (database %s)\n", srv.URL(), server.RedactDB(cfg.DB))
 			return srv.Run(cmd.Context())
 		},
 	}
@@ -73,6 +73,7 @@ makes sure an admin key with that value exists (for scripts and CI).`,
 	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", envDuration(a, &envErr, "HOOKD_SHUTDOWN_GRACE", 30*time.Second), "how long in-flight attempts may finish after SIGTERM (HOOKD_SHUTDOWN_GRACE)")
 	f.BoolVar(&cfg.NoMigrate, "no-migrate", a.getenv("HOOKD_NO_MIGRATE") == "true", "do not migrate the database schema on start (HOOKD_NO_MIGRATE=true)")
 	f.BoolVar(&headProbe, "head-probe", a.getenv("HOOKD_HEAD_PROBE") == "true", "send DocSpace's HEAD request to a receiver before saving a webhook (HOOKD_HEAD_PROBE=true)")
+	f.BoolVar(&cfg.SecureCookies, "secure-cookies", a.getenv("HOOKD_SECURE_COOKIES") == "true", "mark web UI session cookies Secure, for HTTPS (HOOKD_SECURE_COOKIES=true)")
 	f.StringVar(&logLevel, "log-level", a.env("HOOKD_LOG_LEVEL", "info"), "debug, info, warn or error (HOOKD_LOG_LEVEL)")
 	return cmd
 }

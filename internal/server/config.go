@@ -48,6 +48,10 @@ type Config struct {
 	// Default off: many receivers answer only POST.
 	HeadProbe bool
 
+	// SecureCookies marks the web UI's session cookies Secure, for a UI served over HTTPS
+	// (directly or behind a TLS proxy). Default off: plain http on localhost.
+	SecureCookies bool
+
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Clock tells the time. Default hookd.SystemClock.

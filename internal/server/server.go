@@ -7,15 +7,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/delivery"
 	"github.com/hookd/hookd/internal/httpapi"
+	"github.com/hookd/hookd/internal/webui"
 )
 
 // Server is a running hookd: API, UI and delivery workers on one store.
@@ -54,6 +57,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func newWithStore(ctx context.Context, cfg Config, store hookd.Store) (*Server, error) {
+	if l, ok := store.(interface{ SetLogger(*slog.Logger) }); ok {
+		l.SetLogger(cfg.Logger)
+	}
 	if !cfg.NoMigrate {
 		if err := store.Migrate(ctx); err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
@@ -90,6 +96,18 @@ func newWithStore(ctx context.Context, cfg Config, store hookd.Store) (*Server, 
 		apiCfg.HeadProbe = sender.Probe
 	}
 	api := httpapi.New(store, apiCfg)
+	ui := webui.New(store, webui.Config{
+		Clock:         cfg.Clock,
+		Logger:        cfg.Logger,
+		CheckURL:      guard.CheckURL,
+		Wake:          worker.Wake,
+		SecureCookies: cfg.SecureCookies,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api.Handler())
+	mux.Handle("/healthz", api.Handler())
+	mux.Handle("/readyz", api.Handler())
+	mux.Handle("/", ui.Handler())
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -101,7 +119,7 @@ func newWithStore(ctx context.Context, cfg Config, store hookd.Store) (*Server, 
 		store:  store,
 		worker: worker,
 		http: &http.Server{
-			Handler:           api.Handler(),
+			Handler:           recoverPanics(cfg.Logger, mux),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
 			IdleTimeout:       120 * time.Second,
@@ -181,4 +199,23 @@ func (s *Server) Close() error {
 func backendName(db string) string {
 	b, _, _ := ParseDB(db)
 	return b
+}
+
+// recoverPanics turns a panic in a handler into a logged error and a 500 in the DocSpace error
+// shape, instead of a dropped connection.
+func recoverPanics(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+				w.WriteHeader(http.StatusInternalServerError)
+				io.WriteString(w, `{"error":{"message":"Internal error."},"status":1,"statusCode":500}`)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
 }

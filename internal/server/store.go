@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/hookd/hookd"
@@ -12,26 +13,38 @@ import (
 
 // ParseDB splits a database URL into its backend ("sqlite" or "postgres") and what that backend
 // opens: a file path for SQLite, the URL itself for PostgreSQL.
-func ParseDB(url string) (backend, target string, err error) {
+func ParseDB(db string) (backend, target string, err error) {
 	switch {
-	case strings.HasPrefix(url, "sqlite://"):
-		backend, target = "sqlite", strings.TrimPrefix(url, "sqlite://")
-	case strings.HasPrefix(url, "sqlite:"):
-		backend, target = "sqlite", strings.TrimPrefix(url, "sqlite:")
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		backend, target = "postgres", url
+	case strings.HasPrefix(db, "sqlite://"):
+		backend, target = "sqlite", strings.TrimPrefix(db, "sqlite://")
+	case strings.HasPrefix(db, "sqlite:"):
+		backend, target = "sqlite", strings.TrimPrefix(db, "sqlite:")
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		backend, target = "postgres", db
 	default:
-		return "", "", fmt.Errorf("database URL %q: use sqlite:PATH (e.g. sqlite:hookd.db) or postgres://user@host/db", url)
+		return "", "", fmt.Errorf("database URL %q: use sqlite:PATH (e.g. sqlite:hookd.db) or postgres://user@host/db", RedactDB(db))
 	}
 	if target == "" {
-		return "", "", fmt.Errorf("database URL %q names no database", url)
+		return "", "", fmt.Errorf("database URL %q names no database", RedactDB(db))
 	}
 	return backend, target, nil
 }
 
+// RedactDB returns a database URL fit for logs: a password in it is replaced by "xxxxx".
+func RedactDB(db string) string {
+	u, err := url.Parse(db)
+	if err != nil || u.User == nil {
+		return db
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
 // OpenStore opens the store a database URL names, without migrating it.
-func OpenStore(ctx context.Context, url string, clock hookd.Clock) (hookd.Store, error) {
-	backend, target, err := ParseDB(url)
+func OpenStore(ctx context.Context, db string, clock hookd.Clock) (hookd.Store, error) {
+	backend, target, err := ParseDB(db)
 	if err != nil {
 		return nil, err
 	}
