@@ -70,6 +70,18 @@ type Store interface {
 	// without recording an attempt (used on shutdown for claims that never started).
 	DeliveryRelease(ctx context.Context, claims []*Claim) error
 
+	// DeliveryStats returns the size and age of the delivery backlog, for metrics and
+	// backpressure.
+	DeliveryStats(ctx context.Context) (*DeliveryStats, error)
+	// DeliveryPrune deletes up to limit deliveries in a final state (delivered or failed) created
+	// before `before`, with their attempts, and events left without deliveries; it returns how
+	// many deliveries it deleted. Small limits keep each transaction short.
+	DeliveryPrune(ctx context.Context, before time.Time, limit int) (int, error)
+	// WebhookDisableFailing disables every enabled webhook whose last attempt failed and that
+	// has not succeeded since `since` (counting from its creation when it never succeeded),
+	// with the given reason, and returns the webhooks it disabled.
+	WebhookDisableFailing(ctx context.Context, since time.Time, reason string) ([]*Webhook, error)
+
 	// AttemptRecord stores finished attempts in one transaction: the attempt rows, and for each
 	// whose ClaimToken still holds the delivery, the delivery's new state and last-attempt view
 	// and the webhook's last success or failure (and disabling when asked).
@@ -77,3 +89,15 @@ type Store interface {
 	// AttemptList returns the attempts of one delivery, first attempt first.
 	AttemptList(ctx context.Context, deliveryID int64) ([]*Attempt, error)
 }
+
+// DeliveryStats describes the delivery backlog at one moment.
+type DeliveryStats struct {
+	Pending   int64     // pending deliveries (never tried)
+	Retrying  int64     // deliveries waiting for a retry
+	Inflight  int64     // deliveries claimed by a worker
+	Due       int64     // pending or retrying deliveries whose time has come
+	OldestDue time.Time // next_attempt_at of the oldest due delivery; zero when none is due
+}
+
+// Backlog is the number of deliveries not yet final.
+func (s *DeliveryStats) Backlog() int64 { return s.Pending + s.Retrying + s.Inflight }
