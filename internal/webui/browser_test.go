@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/server"
 	"github.com/hookd/hookd/internal/servertest"
-	"github.com/hookd/hookd/internal/webui"
 )
 
 // receiver is a webhook receiver that fails with 500 until it is healed; once healed it can
@@ -77,23 +75,6 @@ func (r *receiver) hold() (release func()) {
 	})
 }
 
-// uiURL returns where the test server's web UI is. Until internal/server mounts the UI, it
-// serves one itself on the server's store, beside the API.
-func uiURL(t testing.TB, env *servertest.Env) string {
-	t.Helper()
-	res, err := http.Get(env.URL + "/signin")
-	if err == nil {
-		res.Body.Close()
-		if res.StatusCode == http.StatusOK && strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
-			return env.URL
-		}
-	}
-	ui := webui.New(env.Store, webui.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	srv := httptest.NewServer(ui.Handler())
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 // publish posts an event through the API, as a DocSpace portal would.
 func publish(t testing.TB, env *servertest.Env, n int) {
 	t.Helper()
@@ -123,9 +104,8 @@ func TestBrowser(t *testing.T) {
 	env := servertest.Start(t, func(c *server.Config) {
 		c.AttemptTimeout = 15 * time.Second // the receiver holds requests while the test looks
 	})
-	base := uiURL(t, env)
 	recv := newReceiver(t)
-	c := startChrome(t, base)
+	c := startChrome(t, env.URL)
 	ctx := context.Background()
 
 	// Sign in: any page sends the browser to the sign-in form and back.
@@ -255,7 +235,7 @@ func TestBrowser(t *testing.T) {
 	}
 	c.screenshot("history")
 	if os.Getenv("HOOKD_UPDATE_SCREENSHOT") != "" {
-		c.viewport(1100, 640, false, "light")
+		c.viewport(1100, 720, false, "light")
 		writeDocScreenshot(t, c.screenshot("readme"))
 	}
 

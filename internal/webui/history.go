@@ -48,63 +48,74 @@ type historyRow struct {
 
 // handleHistory shows one page of deliveries, newest first, filtered as the URL says.
 func (u *UI) handleHistory(w http.ResponseWriter, r *http.Request, s *session) error {
-	p := historyPage{base: newBase(s, "History", "history"), Action: "/history", Page: 1, Pages: 1}
-	var webhookID int64
-	if r.PathValue("id") != "" {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		hook, err := u.manageableWebhook(r.Context(), s.key, id)
-		if err != nil {
-			return err
-		}
-		webhookID, p.Webhook = id, hook
-		p.Action = fmt.Sprintf("/webhooks/%d/history", id)
-		p.Title, p.Nav = hook.Name+" · History", "webhooks"
-	} else {
-		hooks, err := u.visibleWebhooks(r.Context(), s.key)
-		if err != nil {
-			return err
-		}
-		p.Webhooks = hooks
+	p, webhookID, err := u.newHistoryPage(r, s)
+	if err != nil {
+		return err
 	}
-	p.Triggers = hookd.Triggers[1:] // without "*"
-	p.ClearURL = p.Action
 	f, err := parseHistoryFilter(r.URL.Query())
-	p.Filter, p.Filtered = f, f.active()
-	for _, c := range statusChips {
-		p.Chips = append(p.Chips, chipView{chip: c, On: f.has(c.Value)})
-	}
-	p.SelfURL = withQuery(p.Action, f.values(1, 0))
-	p.Return = p.Action
-	if keep := f.keptAfterRetry(); len(keep) > 0 {
-		p.Return += "?" + keep.Encode()
-	}
-	status := http.StatusOK
+	p.setFilter(f)
 	if err != nil {
 		if hookd.ErrorCode(err) != hookd.EINVALID {
 			return err
 		}
-		p.FilterError, status = hookd.ErrorMessage(err), http.StatusBadRequest
-		u.render(w, r, status, "history", p)
+		p.FilterError = hookd.ErrorMessage(err)
+		u.render(w, r, http.StatusBadRequest, "history", p)
 		return nil
 	}
 	rows, total, err := u.store.DeliveryList(r.Context(), f.storeFilter(s.key, webhookID))
 	if err != nil {
 		return fmt.Errorf("list deliveries: %w", err)
 	}
-	p.Total = total
-	p.Page, p.Pages = f.Page, int((total+pageSize-1)/pageSize)
-	if p.Pages < 1 {
-		p.Pages = 1
-	}
 	for _, d := range rows {
 		p.Rows = append(p.Rows, historyRow{Delivery: d, Badge: deliveryBadge(d), Live: live(d.State), New: s.flash.isNew(d.ID)})
 	}
+	p.setPaging(f, total, rows, webhookID)
+	u.render(w, r, http.StatusOK, "history", p)
+	return nil
+}
+
+// newHistoryPage starts the page of the history of all the key's deliveries, or of one
+// webhook's when the path names it (then the key must be allowed to manage it).
+func (u *UI) newHistoryPage(r *http.Request, s *session) (*historyPage, int64, error) {
+	p := &historyPage{base: newBase(s, "History", "history"), Action: "/history", Page: 1, Pages: 1, Triggers: hookd.Triggers[1:]}
+	if r.PathValue("id") == "" {
+		hooks, err := u.visibleWebhooks(r.Context(), s.key)
+		p.Webhooks = hooks
+		return p, 0, err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	hook, err := u.manageableWebhook(r.Context(), s.key, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	p.Webhook, p.Action = hook, fmt.Sprintf("/webhooks/%d/history", id)
+	p.Title, p.Nav = hook.Name+" · History", "webhooks"
+	return p, id, nil
+}
+
+// setFilter shows the filter in the form and in the page's links.
+func (p *historyPage) setFilter(f historyFilter) {
+	p.Filter, p.Filtered = f, f.active()
+	for _, c := range statusChips {
+		p.Chips = append(p.Chips, chipView{chip: c, On: f.has(c.Value)})
+	}
+	p.ClearURL = p.Action
+	p.SelfURL = withQuery(p.Action, f.values(1, 0))
+	p.Return = withQuery(p.Action, f.keptAfterRetry())
+}
+
+// setPaging fills the pager and the live endpoint. The next pages are pinned to the newest
+// delivery of the first, so that new deliveries do not shift them; only the first page asks
+// the live endpoint whether newer deliveries arrived.
+func (p *historyPage) setPaging(f historyFilter, total int64, rows []*hookd.Delivery, webhookID int64) {
+	p.Total = total
+	p.Page, p.Pages = f.Page, max(1, int((total+pageSize-1)/pageSize))
 	maxID := f.MaxID
 	if maxID == 0 && len(rows) > 0 && f.Page == 1 {
-		maxID = rows[0].ID // pin the next pages to what this one shows
+		maxID = rows[0].ID
 	}
 	if f.Page > 1 {
 		p.PrevURL = withQuery(p.Action, f.values(f.Page-1, maxID))
@@ -115,18 +126,15 @@ func (u *UI) handleHistory(w http.ResponseWriter, r *http.Request, s *session) e
 	if f.MaxID != 0 {
 		p.NewestURL = withQuery(p.Action, f.values(1, 0))
 	}
-	live := url.Values{}
+	q := url.Values{}
 	if f.Page == 1 && f.MaxID == 0 {
-		// The first page also asks whether newer deliveries match the filter.
-		live = f.values(1, 0)
+		q = f.values(1, 0)
 		if webhookID != 0 {
-			live.Set("webhook", strconv.FormatInt(webhookID, 10))
+			q.Set("webhook", strconv.FormatInt(webhookID, 10))
 		}
-		live.Set("since", strconv.FormatInt(maxID, 10))
+		q.Set("since", strconv.FormatInt(maxID, 10))
 	}
-	p.LiveURL = withQuery("/live", live)
-	u.render(w, r, status, "history", p)
-	return nil
+	p.LiveURL = withQuery("/live", q)
 }
 
 // keptAfterRetry is the part of the filter a retry's redirect keeps: the new deliveries are

@@ -167,8 +167,8 @@ func (u *UI) session(r *http.Request) (*session, error) {
 	return s, nil
 }
 
-// keyByID finds a key by id, nil when there is none. The store lists keys, not one by id;
-// there are few keys, and the list is read from an index-free small table.
+// keyByID finds a key by id, nil when there is none. The store has no lookup by id; a
+// deployment has a handful of keys, so listing them is cheap.
 func (u *UI) keyByID(ctx context.Context, id int64) (*hookd.Key, error) {
 	keys, err := u.store.KeyList(ctx)
 	if err != nil {

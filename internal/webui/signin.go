@@ -24,9 +24,13 @@ var signinReasons = map[string]string{
 	"signedout": "You are signed out.",
 }
 
-// handleSigninForm shows the sign-in form. The form's CSRF token is random and also set in a
+// handleSigninForm shows the sign-in form, or sends a browser that is signed in on. The form's CSRF token is random and also set in a
 // SameSite=Strict cookie, so a form posted from another site cannot sign the browser in.
 func (u *UI) handleSigninForm(w http.ResponseWriter, r *http.Request) {
+	if _, err := u.session(r); err == nil {
+		http.Redirect(w, r, localPath(r.URL.Query().Get("next"), "/webhooks"), http.StatusSeeOther)
+		return
+	}
 	u.showSignin(w, r, http.StatusOK, r.URL.Query().Get("next"), signinReasons[r.URL.Query().Get("reason")])
 }
 

@@ -161,6 +161,13 @@ func TestSignIn(t *testing.T) {
 		wantRedirect(t, "after sign-out", b.get(t, "/webhooks"), "/signin")
 	})
 
+	t.Run("SignedInSkipsForm", func(t *testing.T) {
+		t.Parallel()
+		e := newTestEnv(t)
+		b, _ := e.signedIn(t, hookd.RoleAdmin, hookd.ScopeRead)
+		wantRedirect(t, "GET /signin", b.get(t, "/signin?next=/history"), "/history")
+	})
+
 	t.Run("NextStaysOnServer", func(t *testing.T) {
 		t.Parallel()
 		e := newTestEnv(t)
@@ -217,8 +224,12 @@ func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	b, _ := e.signedIn(t, hookd.RoleAdmin, hookd.ScopeWrite)
+	anon := e.browser(t)
 	for _, path := range []string{"/signin", "/webhooks", "/history", "/assets/app.js"} {
 		res := b.get(t, path)
+		if path == "/signin" {
+			res = anon.get(t, path)
+		}
 		wantStatus(t, path, res, http.StatusOK)
 		csp := res.header.Get("Content-Security-Policy")
 		for _, want := range []string{"default-src 'none'", "script-src 'self'", "frame-ancestors 'none'"} {

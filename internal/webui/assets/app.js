@@ -4,9 +4,13 @@
   'use strict';
   document.documentElement.classList.add('js');
 
+  // This year's dates leave the year out; times show seconds, since attempts are seconds apart.
+  var thisYear = new Date().getFullYear();
   var timeFormat = new Intl.DateTimeFormat(undefined, {
-    year: 'numeric', month: 'short', day: 'numeric',
-    hour: '2-digit', minute: '2-digit', second: '2-digit'
+    month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit'
+  });
+  var yearFormat = new Intl.DateTimeFormat(undefined, {
+    year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit'
   });
 
   // Times are rendered in UTC; show them in the browser's zone, the UTC value on hover.
@@ -14,7 +18,7 @@
     var iso = el.getAttribute('datetime');
     var d = new Date(iso);
     if (isNaN(d.getTime())) { return; }
-    el.textContent = timeFormat.format(d);
+    el.textContent = (d.getFullYear() === thisYear ? timeFormat : yearFormat).format(d);
     el.title = iso.replace('T', ' ').replace(/\.\d+/, '').replace('Z', ' UTC');
   }
 
