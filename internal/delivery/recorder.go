@@ -85,6 +85,12 @@ func (w *Worker) retry(ctx context.Context, what string, n int, fn func(context.
 			}
 			return
 		}
+		if hookd.ErrorCode(err) == hookd.EINVALID {
+			// The store refused the batch itself: trying again cannot help. The leases make
+			// these deliveries due again.
+			w.log.Error(what+": refused by the store, dropped", "count", n, "err", err)
+			return
+		}
 		if ctx.Err() != nil {
 			w.log.Error(what+": giving up at shutdown; the leases will make these deliveries due again",
 				"count", n, "tries", try, "err", err)
