@@ -88,7 +88,7 @@ func TestCheckURLAddresses(t *testing.T) {
 		// Names.
 		{"public.test", ""},
 		{"public6.test", ""},
-		{"localhost", "URL host resolves to a loopback address (127.0.0.1); set HOOKD_ALLOWED_NETWORKS to allow it"},
+		{"localhost", "URL host resolves to a loopback address ("}, // 127.0.0.1 or ::1, as /etc/hosts says
 		{"internal.test", "URL host resolves to a private address (10.0.0.5); set HOOKD_ALLOWED_NETWORKS to allow it"},
 		{"mixed.test", "resolves to a private address (192.168.1.20)"},
 		{"ula.test", "resolves to a private address (fd12::1)"},

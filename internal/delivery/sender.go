@@ -104,27 +104,14 @@ func (s *Sender) client(ssl bool) *http.Client {
 // (with the retry fields when the delivery was tried before), signs it with the webhook
 // secret, POSTs it and reads a capped answer. It never fails: what went wrong is in the
 // returned Attempt's Error, and Status is 0 when no HTTP answer came.
-func (s *Sender) Send(ctx context.Context, c *hookd.Claim, now time.Time) (att hookd.Attempt) {
+func (s *Sender) Send(ctx context.Context, c *hookd.Claim, now time.Time) hookd.Attempt {
 	d, w := c.Delivery, c.Webhook
-	att = hookd.Attempt{DeliveryID: d.ID, Number: d.Attempts + 1, StartedAt: now}
+	att := hookd.Attempt{DeliveryID: d.ID, Number: d.Attempts + 1, StartedAt: now}
 	if d.Event == nil || w == nil {
 		att.Error = "delivery has no event or webhook"
 		return att
 	}
-	var retry *hookd.RetryInfo
-	if d.Attempts > 0 {
-		retry = &hookd.RetryInfo{
-			Count:              d.Attempts,
-			On:                 now,
-			LastFailureOn:      now,
-			LastFailureContent: d.LastError,
-			LastSuccessOn:      w.LastSuccessOn,
-		}
-		if d.DeliveredOn != nil {
-			retry.LastFailureOn = *d.DeliveredOn
-		}
-	}
-	body, err := hookd.BuildBody(d.Event, w, d.ID, retry)
+	body, err := hookd.BuildBody(d.Event, w, d.ID, retryInfo(d, w, now))
 	if err != nil {
 		att.Error = fmt.Sprintf("build body: %v", err)
 		return att
@@ -139,13 +126,38 @@ func (s *Sender) Send(ctx context.Context, c *hookd.Claim, now time.Time) (att h
 		att.Error = hookd.ErrorMessage(err)
 		return att
 	}
+	s.exchange(ctx, &att, w.URI, w.SSL)
+	return att
+}
 
+// retryInfo returns the retry fields of the body for an automatic retry (a delivery tried
+// before), nil for a first attempt; manual retries are new deliveries, so they have none.
+func retryInfo(d *hookd.Delivery, w *hookd.Webhook, now time.Time) *hookd.RetryInfo {
+	if d.Attempts == 0 {
+		return nil
+	}
+	r := &hookd.RetryInfo{
+		Count:              d.Attempts,
+		On:                 now,
+		LastFailureOn:      now,
+		LastFailureContent: d.LastError,
+		LastSuccessOn:      w.LastSuccessOn,
+	}
+	if d.DeliveredOn != nil {
+		r.LastFailureOn = *d.DeliveredOn
+	}
+	return r
+}
+
+// exchange POSTs att's body with its headers to uri within the attempt timeout and fills in
+// the answer, the duration and, unless a 2xx came, the error.
+func (s *Sender) exchange(ctx context.Context, att *hookd.Attempt, uri string, ssl bool) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URI, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, bytes.NewReader(att.RequestBody))
 	if err != nil {
 		att.Error = "invalid request: " + unwrapURLError(err).Error()
-		return att
+		return
 	}
 	for k, v := range att.RequestHeaders {
 		req.Header[k] = v
@@ -154,10 +166,10 @@ func (s *Sender) Send(ctx context.Context, c *hookd.Claim, now time.Time) (att h
 
 	start := time.Now()
 	defer func() { att.Duration = time.Since(start) }()
-	resp, err := s.client(w.SSL).Do(req)
+	resp, err := s.client(ssl).Do(req)
 	if err != nil {
-		att.Error = s.describe(ctx, err)
-		return att
+		att.Error = describeErr(ctx, err, s.cfg.Timeout)
+		return
 	}
 	att.Status = resp.StatusCode
 	att.ResponseHeaders = resp.Header.Clone()
@@ -175,7 +187,6 @@ func (s *Sender) Send(ctx context.Context, c *hookd.Claim, now time.Time) (att h
 	default:
 		att.Error = "receiver answered " + strconv.Itoa(resp.StatusCode)
 	}
-	return att
 }
 
 // Probe is DocSpace's liveness check of a receiver: a HEAD request through the guard, 10 s at
@@ -201,10 +212,6 @@ func (s *Sender) Probe(ctx context.Context, uri string, ssl bool) error {
 		return hookd.Errorf(hookd.EINVALID, "The receiver answered the HEAD request with %d; it must answer 2xx", resp.StatusCode)
 	}
 	return nil
-}
-
-func (s *Sender) describe(ctx context.Context, err error) string {
-	return describeErr(ctx, err, s.cfg.Timeout)
 }
 
 // describeErr turns a transport error into a short sentence for the attempt's Error: a
