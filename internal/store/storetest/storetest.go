@@ -64,7 +64,7 @@ func Run(t *testing.T, open OpenFunc) {
 	var tests []test
 	for _, group := range [][]test{
 		schemaTests, keyTests, webhookTests, publishTests, listTests, retryTests,
-		claimTests, attemptTests,
+		claimTests, attemptTests, opsTests,
 	} {
 		tests = append(tests, group...)
 	}
