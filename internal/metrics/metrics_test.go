@@ -1,0 +1,225 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/store/sqlite"
+	"github.com/hookd/hookd/internal/store/storetest"
+)
+
+// openStore returns a migrated SQLite store in t's temporary directory.
+func openStore(t testing.TB, clock hookd.Clock) hookd.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hookd.db"), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// countingStats counts DeliveryStats calls and can be told to fail.
+type countingStats struct {
+	StatsSource
+	calls atomic.Int64
+	fail  atomic.Bool
+}
+
+func (c *countingStats) DeliveryStats(ctx context.Context) (*hookd.DeliveryStats, error) {
+	c.calls.Add(1)
+	if c.fail.Load() {
+		return nil, errors.New("database is down")
+	}
+	return c.StatsSource.DeliveryStats(ctx)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// want fails the test unless the metric's value is v.
+func want(t testing.TB, what string, got, v float64) {
+	t.Helper()
+	if got != v {
+		t.Errorf("%s: got %v, want %v", what, got, v)
+	}
+}
+
+func TestStoreCountsWhatPassesThrough(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := storetest.NewClock(storetest.T0)
+	m := New(nil, Config{Clock: clock, Logger: quiet})
+	s := m.Store(openStore(t, clock))
+
+	for _, name := range []string{"a", "b"} {
+		if _, err := s.WebhookCreate(ctx, &hookd.Webhook{Name: name, URI: "https://x.example/" + name, Secret: "s", Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if _, _, err := s.EventPublish(ctx, &hookd.EventPublishParams{Trigger: 1 << 7, Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(t, "events published", testutil.ToFloat64(m.eventsPublished), 3)
+	want(t, "deliveries created by publish", testutil.ToFloat64(m.deliveriesCreated.WithLabelValues("publish")), 6)
+
+	cs, err := s.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: 4, Lease: time.Minute})
+	if err != nil || len(cs) != 4 {
+		t.Fatalf("claim: %d, %v", len(cs), err)
+	}
+	want(t, "in flight after claim", testutil.ToFloat64(m.inFlight), 4)
+
+	result := func(c *hookd.Claim, status int, o hookd.Outcome, d time.Duration) *hookd.AttemptResult {
+		r := &hookd.AttemptResult{
+			Attempt:    hookd.Attempt{DeliveryID: c.Delivery.ID, StartedAt: clock.Now(), Duration: d, Status: status},
+			ClaimToken: c.Token, Outcome: o,
+		}
+		if o == hookd.OutcomeRetry {
+			r.NextAttemptAt = clock.Now().Add(time.Minute)
+		}
+		return r
+	}
+	gone := result(cs[2], 410, hookd.OutcomeFailed, 20*time.Millisecond)
+	gone.DisableWebhook = "receiver answered 410 Gone"
+	err = s.AttemptRecord(ctx, []*hookd.AttemptResult{
+		result(cs[0], 200, hookd.OutcomeDelivered, 30*time.Millisecond),
+		result(cs[1], 503, hookd.OutcomeRetry, 2*time.Second),
+		gone,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeliveryRelease(ctx, cs[3:]); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "attempts delivered", testutil.ToFloat64(m.attempts.WithLabelValues("delivered")), 1)
+	want(t, "attempts retry", testutil.ToFloat64(m.attempts.WithLabelValues("retry")), 1)
+	want(t, "attempts failed", testutil.ToFloat64(m.attempts.WithLabelValues("failed")), 1)
+	want(t, "disabled for 410", testutil.ToFloat64(m.webhooksDisabled.WithLabelValues("gone")), 1)
+	want(t, "in flight after record and release", testutil.ToFloat64(m.inFlight), 0)
+	if n := testutil.CollectAndCount(m.attemptDuration); n != 3 {
+		t.Errorf("got %d duration series, want one per outcome (3)", n)
+	}
+
+	// A failing call counts nothing.
+	if err := s.AttemptRecord(ctx, []*hookd.AttemptResult{{Outcome: 99}}); err == nil {
+		t.Fatal("AttemptRecord with an unknown outcome: got no error")
+	}
+	want(t, "attempts after a failed record", testutil.ToFloat64(m.attempts.WithLabelValues("failed")), 1)
+
+	ds, err := s.DeliveryRetry(ctx, &hookd.DeliveryRetryParams{IDs: []int64{cs[0].Delivery.ID, cs[2].Delivery.ID}})
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("retry: %d, %v", len(ds), err)
+	}
+	want(t, "deliveries created by retry", testutil.ToFloat64(m.deliveriesCreated.WithLabelValues("retry")), 2)
+
+	clock.Advance(24 * time.Hour)
+	n, err := s.DeliveryPrune(ctx, clock.Now(), 100)
+	if err != nil || n != 2 {
+		t.Fatalf("prune: %d, %v", n, err)
+	}
+	want(t, "pruned", testutil.ToFloat64(m.pruned), 2)
+	ws, err := s.WebhookDisableFailing(ctx, clock.Now().Add(-time.Hour), "no successful delivery for 1h0m0s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "disabled for failing", testutil.ToFloat64(m.webhooksDisabled.WithLabelValues("failing")), float64(len(ws)))
+	if len(ws) != 1 {
+		t.Errorf("got %d webhooks disabled for failing, want 1 (the one whose last attempt was a 503)", len(ws))
+	}
+}
+
+func TestBacklogIsCachedAndAged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := storetest.NewClock(storetest.T0)
+	store := openStore(t, clock)
+	stats := &countingStats{StatsSource: store}
+	m := New(stats, Config{Clock: clock, Logger: quiet, StatsTTL: 10 * time.Second})
+	if _, err := store.WebhookCreate(ctx, &hookd.Webhook{Name: "a", URI: "https://x.example", Secret: "s", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	publish := func() {
+		if _, _, err := store.EventPublish(ctx, &hookd.EventPublishParams{Trigger: 1, Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish()
+	clock.Advance(90 * time.Second)
+	publish()
+
+	scrape := func() string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != 200 {
+			t.Fatalf("GET /metrics: got status %d, want 200", rec.Code)
+		}
+		return rec.Body.String()
+	}
+	body := scrape()
+	for _, line := range []string{
+		`hookd_deliveries_backlog{state="pending"} 2`,
+		`hookd_deliveries_backlog{state="retrying"} 0`,
+		`hookd_deliveries_due 2`,
+		`hookd_oldest_due_delivery_age_seconds 90`,
+		`hookd_build_info{commit="unknown",goversion="`,
+		`hookd_attempts_total{outcome="retry"} 0`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(body, line) {
+			t.Errorf("scrape lacks %q:\n%s", line, body)
+		}
+	}
+
+	publish()
+	clock.Advance(5 * time.Second)
+	if body := scrape(); !strings.Contains(body, `hookd_deliveries_backlog{state="pending"} 2`) {
+		t.Errorf("second scrape within the TTL did not reuse the reading")
+	}
+	want(t, "DeliveryStats calls within the TTL", float64(stats.calls.Load()), 1)
+
+	clock.Advance(6 * time.Second)
+	body = scrape()
+	if !strings.Contains(body, `hookd_deliveries_backlog{state="pending"} 3`) ||
+		!strings.Contains(body, `hookd_oldest_due_delivery_age_seconds 101`) {
+		t.Errorf("scrape after the TTL did not read the store again:\n%s", body)
+	}
+	want(t, "DeliveryStats calls after the TTL", float64(stats.calls.Load()), 2)
+
+	// A database failure leaves the backlog out of the scrape instead of reporting zeros.
+	stats.fail.Store(true)
+	clock.Advance(time.Minute)
+	body = scrape()
+	if strings.Contains(body, "hookd_deliveries_backlog{") {
+		t.Errorf("scrape with a failing database reports a backlog:\n%s", body)
+	}
+	if !strings.Contains(body, "hookd_events_published_total 0") {
+		t.Errorf("scrape with a failing database lacks the other metrics")
+	}
+}
+
+func TestRegistriesAreIndependent(t *testing.T) {
+	t.Parallel()
+	a, b := New(nil, Config{Logger: quiet}), New(nil, Config{Logger: quiet})
+	a.eventsPublished.Add(5)
+	want(t, "second registry's counter", testutil.ToFloat64(b.eventsPublished), 0)
+	if _, err := a.Registry().Gather(); err != nil {
+		t.Errorf("gather: %v", err)
+	}
+}

@@ -1,0 +1,100 @@
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// Store returns s with every delivery that passes through counted: give the result to the
+// worker, the API, the UI and the janitor in place of s. Methods not listed here pass
+// through untouched. Optional interfaces of s (LISTEN/NOTIFY, SetLogger) are not forwarded:
+// ask s for them.
+func (m *Metrics) Store(s hookd.Store) hookd.Store {
+	return &observedStore{Store: s, m: m}
+}
+
+// observedStore is a hookd.Store that counts what passes through. Counts are taken only
+// when the call succeeds, so that a call the worker retries is counted once.
+type observedStore struct {
+	hookd.Store
+	m *Metrics
+}
+
+// EventPublish counts the event and the deliveries it created.
+func (s *observedStore) EventPublish(ctx context.Context, p *hookd.EventPublishParams) (*hookd.Event, []*hookd.Delivery, error) {
+	ev, ds, err := s.Store.EventPublish(ctx, p)
+	if err == nil {
+		s.m.eventsPublished.Inc()
+		s.m.deliveriesCreated.WithLabelValues("publish").Add(float64(len(ds)))
+	}
+	return ev, ds, err
+}
+
+// DeliveryRetry counts the deliveries a manual retry created.
+func (s *observedStore) DeliveryRetry(ctx context.Context, p *hookd.DeliveryRetryParams) ([]*hookd.Delivery, error) {
+	ds, err := s.Store.DeliveryRetry(ctx, p)
+	if err == nil {
+		s.m.deliveriesCreated.WithLabelValues("retry").Add(float64(len(ds)))
+	}
+	return ds, err
+}
+
+// DeliveryClaim counts the claimed deliveries as in flight.
+func (s *observedStore) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams) ([]*hookd.Claim, error) {
+	cs, err := s.Store.DeliveryClaim(ctx, p)
+	if err == nil {
+		s.m.inFlight.Add(float64(len(cs)))
+	}
+	return cs, err
+}
+
+// DeliveryRelease takes released claims out of flight.
+func (s *observedStore) DeliveryRelease(ctx context.Context, claims []*hookd.Claim) error {
+	err := s.Store.DeliveryRelease(ctx, claims)
+	if err == nil {
+		s.m.inFlight.Sub(float64(len(claims)))
+	}
+	return err
+}
+
+// AttemptRecord counts the recorded attempts by outcome, observes their durations, takes
+// them out of flight, and counts the webhooks a 410 switched off.
+func (s *observedStore) AttemptRecord(ctx context.Context, results []*hookd.AttemptResult) error {
+	err := s.Store.AttemptRecord(ctx, results)
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		o, ok := outcomeNames[r.Outcome]
+		if !ok {
+			continue
+		}
+		s.m.attempts.WithLabelValues(o).Inc()
+		s.m.attemptDuration.WithLabelValues(o).Observe(r.Attempt.Duration.Seconds())
+		if r.DisableWebhook != "" {
+			s.m.webhooksDisabled.WithLabelValues("gone").Inc()
+		}
+	}
+	s.m.inFlight.Sub(float64(len(results)))
+	return nil
+}
+
+// DeliveryPrune counts the pruned deliveries.
+func (s *observedStore) DeliveryPrune(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.Store.DeliveryPrune(ctx, before, limit)
+	if err == nil {
+		s.m.pruned.Add(float64(n))
+	}
+	return n, err
+}
+
+// WebhookDisableFailing counts the webhooks switched off for failing too long.
+func (s *observedStore) WebhookDisableFailing(ctx context.Context, since time.Time, reason string) ([]*hookd.Webhook, error) {
+	ws, err := s.Store.WebhookDisableFailing(ctx, since, reason)
+	if err == nil {
+		s.m.webhooksDisabled.WithLabelValues("failing").Add(float64(len(ws)))
+	}
+	return ws, err
+}
