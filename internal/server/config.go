@@ -48,6 +48,23 @@ type Config struct {
 	// Default off: many receivers answer only POST.
 	HeadProbe bool
 
+	// Retention is how long finished (delivered or failed) deliveries and their attempts are
+	// kept, counted from their creation. Default 720 h (30 days); negative keeps them forever
+	// (the command line's --retention 0).
+	Retention time.Duration
+	// DisableAfter is how long a webhook whose attempts fail may go without a successful
+	// delivery before hookd switches it off, with the reason. Default 72 h, as DocSpace;
+	// negative never switches one off (--disable-after 0).
+	DisableAfter time.Duration
+	// JanitorInterval is the time between two retention and auto-disable passes. Default 1 min.
+	JanitorInterval time.Duration
+	// PruneBatch is the most deliveries one retention transaction deletes; batches are spaced
+	// out so that delivery keeps the database. Default 500.
+	PruneBatch int
+
+	// Version and Commit identify the build in hookd_build_info. Default "unknown".
+	Version, Commit string
+
 	// SecureCookies marks the web UI's session cookies Secure, for a UI served over HTTPS
 	// (directly or behind a TLS proxy). Default off: plain http on localhost.
 	SecureCookies bool
@@ -87,6 +104,18 @@ func (c Config) Default() Config {
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 30 * time.Second
 	}
+	if c.Retention == 0 {
+		c.Retention = 30 * 24 * time.Hour
+	}
+	if c.DisableAfter == 0 {
+		c.DisableAfter = 72 * time.Hour
+	}
+	if c.JanitorInterval == 0 {
+		c.JanitorInterval = time.Minute
+	}
+	if c.PruneBatch == 0 {
+		c.PruneBatch = 500
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -120,6 +149,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("concurrency must be positive, got %d", c.Concurrency)
 	case c.ShutdownGrace < 0:
 		return fmt.Errorf("shutdown grace must be positive, got %s", c.ShutdownGrace)
+	case c.JanitorInterval < 0:
+		return fmt.Errorf("janitor interval must be positive, got %s", c.JanitorInterval)
+	case c.PruneBatch < 0:
+		return fmt.Errorf("prune batch must be positive, got %d", c.PruneBatch)
 	}
 	return nil
 }

@@ -18,15 +18,20 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/delivery"
 	"github.com/hookd/hookd/internal/httpapi"
+	"github.com/hookd/hookd/internal/janitor"
+	"github.com/hookd/hookd/internal/metrics"
 	"github.com/hookd/hookd/internal/webui"
 )
 
-// Server is a running hookd: API, UI and delivery workers on one store.
+// Server is a running hookd: API, UI, delivery workers and janitor on one store.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	store    hookd.Store
+	raw      hookd.Store // the backend itself: closed last, asked for LISTEN/NOTIFY
+	store    hookd.Store // raw wrapped by the metrics: what every part uses
+	metrics  *metrics.Metrics
 	worker   *delivery.Worker
+	janitor  *janitor.Janitor
 	http     *http.Server
 	listener net.Listener
 }
@@ -56,18 +61,27 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func newWithStore(ctx context.Context, cfg Config, store hookd.Store) (*Server, error) {
-	if l, ok := store.(interface{ SetLogger(*slog.Logger) }); ok {
+func newWithStore(ctx context.Context, cfg Config, raw hookd.Store) (*Server, error) {
+	if l, ok := raw.(interface{ SetLogger(*slog.Logger) }); ok {
 		l.SetLogger(cfg.Logger)
 	}
 	if !cfg.NoMigrate {
-		if err := store.Migrate(ctx); err != nil {
+		if err := raw.Migrate(ctx); err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
 	}
-	if err := store.Ping(ctx); err != nil {
+	if err := raw.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("database not ready: %w", err)
 	}
+	// Every part gets the observed store, so the metrics count deliveries without the worker
+	// knowing about them.
+	met := metrics.New(raw, metrics.Config{
+		Version: cfg.Version,
+		Commit:  cfg.Commit,
+		Clock:   cfg.Clock,
+		Logger:  cfg.Logger,
+	})
+	store := met.Store(raw)
 	if cfg.AdminKey != "" {
 		if _, err := EnsureKey(ctx, store, cfg.AdminKey, "admin (HOOKD_ADMIN_KEY)", hookd.RoleAdmin, hookd.ScopeWrite); err != nil {
 			return nil, fmt.Errorf("admin key: %w", err)
@@ -103,10 +117,17 @@ func newWithStore(ctx context.Context, cfg Config, store hookd.Store) (*Server, 
 		Wake:          worker.Wake,
 		SecureCookies: cfg.SecureCookies,
 	})
+	jan := janitor.New(store, cfg.Clock, cfg.Logger, janitor.Config{
+		Interval:     cfg.JanitorInterval,
+		Retention:    cfg.Retention,
+		DisableAfter: cfg.DisableAfter,
+		PruneBatch:   cfg.PruneBatch,
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("/healthz", api.Handler())
 	mux.Handle("/readyz", api.Handler())
+	mux.Handle("GET /metrics", met.Handler())
 	mux.Handle("/", ui.Handler())
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -114,10 +135,13 @@ func newWithStore(ctx context.Context, cfg Config, store hookd.Store) (*Server, 
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	return &Server{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		store:  store,
-		worker: worker,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		raw:     raw,
+		store:   store,
+		metrics: met,
+		worker:  worker,
+		janitor: jan,
 		http: &http.Server{
 			Handler:           recoverPanics(cfg.Logger, mux),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -135,12 +159,17 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 // URL returns the base URL of the API, e.g. "http://127.0.0.1:8080".
 func (s *Server) URL() string { return "http://" + s.Addr() }
 
-// Store returns the server's store, for tools and tests that work beside the server.
+// Store returns the server's store, for tools and tests that work beside the server. What
+// passes through it is counted in the metrics, as the server's own calls are.
 func (s *Server) Store() hookd.Store { return s.store }
 
-// Run serves the API and delivers until ctx ends, then shuts down in two stages: the HTTP
-// server stops taking requests and the worker stops claiming; in-flight attempts get
-// cfg.ShutdownGrace to finish and be recorded; the store is closed last.
+// Metrics returns the server's metrics, served at /metrics.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// Run serves the API, delivers and keeps the database tidy until ctx ends, then shuts down
+// within cfg.ShutdownGrace: at once the worker stops claiming (releasing the claims it has not
+// started) and the HTTP server stops accepting; in-flight attempts and requests get the grace
+// to finish, and every finished attempt is recorded; the store is closed last.
 func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("hookd serving", "addr", s.Addr(), "db_backend", backendName(s.cfg.DB))
 
@@ -148,14 +177,20 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopWork()
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		if err := s.worker.Run(workCtx); err != nil {
 			errc <- fmt.Errorf("delivery worker: %w", err)
 		}
 	}()
-	if n, ok := s.store.(notifier); ok {
+	go func() {
+		defer wg.Done()
+		if err := s.janitor.Run(workCtx); err != nil {
+			errc <- fmt.Errorf("janitor: %w", err)
+		}
+	}()
+	if n, ok := s.raw.(notifier); ok {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -176,14 +211,20 @@ func (s *Server) Run(ctx context.Context) error {
 	case runErr = <-errc:
 	}
 	s.log.Info("hookd shutting down", "grace", s.cfg.ShutdownGrace)
+	// Both stages start now, side by side, so that the whole stop fits in one grace period.
+	stopWork()
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
-	if err := s.http.Shutdown(shutCtx); err != nil {
-		s.log.Warn("http shutdown", "err", err)
-	}
-	stopWork()
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		if err := s.http.Shutdown(shutCtx); err != nil {
+			s.log.Warn("http shutdown", "err", err)
+		}
+	}()
 	wg.Wait()
-	if err := s.store.Close(); err != nil && runErr == nil {
+	<-httpDone
+	if err := s.raw.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close store: %w", err)
 	}
 	s.log.Info("hookd stopped")
@@ -193,7 +234,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Close releases the listener and the store of a server that was never Run.
 func (s *Server) Close() error {
 	s.listener.Close()
-	return s.store.Close()
+	return s.raw.Close()
 }
 
 func backendName(db string) string {
