@@ -17,7 +17,7 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 build:
-	$(GO) build -o bin/hookd ./cmd/hookd
+	$(GO) build -ldflags "-X github.com/hookd/hookd/internal/cli.version=$$(git describe --tags --always --dirty 2>/dev/null || echo devel) -X github.com/hookd/hookd/internal/cli.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/hookd ./cmd/hookd
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

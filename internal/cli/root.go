@@ -71,7 +71,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(a), newMigrateCmd(a), newKeyCmd(a))
+	root.AddCommand(newServeCmd(a), newMigrateCmd(a), newKeyCmd(a), newVersionCmd(a))
 	root.AddCommand(clientCommands(a)...)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return withExit(ExitUsage, err) })
 

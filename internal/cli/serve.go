@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,44 +12,68 @@ import (
 	"github.com/hookd/hookd/internal/server"
 )
 
+// serveOnlyFlags take no value from the environment or the file through applySources: the
+// file's own path is read first, by hand.
+var serveOnlyFlags = []string{"config", "help"}
+
 func newServeCmd(a *app) *cobra.Command {
 	var (
-		cfg       server.Config
-		networks  string
-		schedule  string
-		logLevel  string
-		headProbe bool
-		envErr    error
+		cfg          server.Config
+		configPath   string
+		networks     string
+		schedule     string
+		logLevel     string
+		logFormat    string
+		retention    time.Duration
+		disableAfter time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API, the web UI and the delivery workers",
-		Long: `Run hookd: the DocSpace-compatible API under /api/2.0, and the workers that deliver events.
+		Long: `Run hookd: the DocSpace-compatible API under /api/2.0, the workers that deliver events,
+and the janitor that prunes old deliveries and switches off webhooks failing for too long.
 
-Every flag can also be set with the HOOKD_* environment variable named in its help;
-a flag wins over the variable, the variable over the default. HOOKD_ADMIN_KEY=sk-...
-makes sure an admin key with that value exists (for scripts and CI).`,
+Every flag can also be set with the HOOKD_* environment variable named in its help, or
+with its key in a YAML configuration file (--config, HOOKD_CONFIG): the flag's name with
+underscores, e.g. attempt_timeout: 10s. A flag wins over the variable, the variable over the
+file, the file over the default. HOOKD_ADMIN_KEY=sk-... (or admin_key in the file) makes
+sure an admin key with that value exists (for scripts and CI). docs/configuration.md lists
+every setting.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if envErr != nil {
-				return withExit(ExitUsage, envErr)
+			fs := cmd.Flags()
+			if !fs.Changed("config") {
+				configPath = a.getenv("HOOKD_CONFIG")
+			}
+			var file *configFile
+			if configPath != "" {
+				var err error
+				if file, err = readConfigFile(configPath, knownKey(fs, serveOnlyFlags...)); err != nil {
+					return withExit(ExitUsage, err)
+				}
+			}
+			if err := applySources(fs, file, a.getenv, serveOnlyFlags...); err != nil {
+				return withExit(ExitUsage, err)
 			}
 			var err error
 			if cfg.AllowedNetworks, err = server.ParseNetworks(networks); err != nil {
 				return withExit(ExitUsage, err)
 			}
-			if cmd.Flags().Changed("retry-schedule") || a.getenv("HOOKD_RETRY_SCHEDULE") != "" {
+			if fs.Changed("retry-schedule") {
 				if cfg.RetrySchedule, err = server.ParseSchedule(schedule); err != nil {
 					return withExit(ExitUsage, err)
 				}
 			}
-			logger, err := newLogger(a.stderr, logLevel)
+			// On the command line 0 means "never"; in server.Config zero means the default.
+			cfg.Retention, cfg.DisableAfter = neverIfZero(retention), neverIfZero(disableAfter)
+			logger, err := newLogger(a.stderr, logLevel, logFormat)
 			if err != nil {
 				return withExit(ExitUsage, err)
 			}
 			cfg.Logger = logger
-			cfg.HeadProbe = headProbe
-			cfg.AdminKey = a.getenv("HOOKD_ADMIN_KEY")
+			cfg.AdminKey = fileOnly("admin_key", file, a.getenv)
+			bi := readBuildInfo()
+			cfg.Version, cfg.Commit = bi.Version, bi.Commit
 
 			srv, err := server.New(cmd.Context(), cfg)
 			if err != nil {
@@ -62,33 +84,57 @@ makes sure an admin key with that value exists (for scripts and CI).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Addr, "addr", a.env("HOOKD_ADDR", "127.0.0.1:8080"), "listen address (HOOKD_ADDR)")
-	f.StringVar(&cfg.DB, "db", a.env("HOOKD_DB", "sqlite:hookd.db"), "database URL: sqlite:PATH or postgres://... (HOOKD_DB)")
-	f.StringVar(&networks, "allowed-networks", a.getenv("HOOKD_ALLOWED_NETWORKS"), "comma-separated CIDRs that receivers may be in despite the private-network block, e.g. 127.0.0.0/8 (HOOKD_ALLOWED_NETWORKS)")
-	f.StringVar(&schedule, "retry-schedule", a.getenv("HOOKD_RETRY_SCHEDULE"), "waits before automatic retries, e.g. 5s,5m,30m,2h,5h,10h,10h (HOOKD_RETRY_SCHEDULE; default that list)")
-	f.DurationVar(&cfg.AttemptTimeout, "attempt-timeout", envDuration(a, &envErr, "HOOKD_ATTEMPT_TIMEOUT", 30*time.Second), "time limit of one delivery attempt (HOOKD_ATTEMPT_TIMEOUT)")
-	f.DurationVar(&cfg.Lease, "lease", envDuration(a, &envErr, "HOOKD_LEASE", 0), "how long a claimed delivery belongs to this node before another may take it over; 0 = attempt timeout + 30s (HOOKD_LEASE)")
-	f.Int64Var(&cfg.MaxResponseBytes, "max-response-bytes", envInt64(a, &envErr, "HOOKD_MAX_RESPONSE_BYTES", 64<<10), "how much of a receiver's answer is read and stored (HOOKD_MAX_RESPONSE_BYTES)")
-	f.IntVar(&cfg.Concurrency, "concurrency", int(envInt64(a, &envErr, "HOOKD_CONCURRENCY", 64)), "delivery attempts in flight at once (HOOKD_CONCURRENCY)")
-	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", envDuration(a, &envErr, "HOOKD_SHUTDOWN_GRACE", 30*time.Second), "how long in-flight attempts may finish after SIGTERM (HOOKD_SHUTDOWN_GRACE)")
-	f.BoolVar(&cfg.NoMigrate, "no-migrate", a.getenv("HOOKD_NO_MIGRATE") == "true", "do not migrate the database schema on start (HOOKD_NO_MIGRATE=true)")
-	f.BoolVar(&headProbe, "head-probe", a.getenv("HOOKD_HEAD_PROBE") == "true", "send DocSpace's HEAD request to a receiver before saving a webhook (HOOKD_HEAD_PROBE=true)")
-	f.BoolVar(&cfg.SecureCookies, "secure-cookies", a.getenv("HOOKD_SECURE_COOKIES") == "true", "mark web UI session cookies Secure, for HTTPS (HOOKD_SECURE_COOKIES=true)")
-	f.StringVar(&logLevel, "log-level", a.env("HOOKD_LOG_LEVEL", "info"), "debug, info, warn or error (HOOKD_LOG_LEVEL)")
+	f.StringVar(&configPath, "config", "", "YAML file of settings, keys named as the flags with underscores (HOOKD_CONFIG)")
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address (HOOKD_ADDR)")
+	f.StringVar(&cfg.DB, "db", "sqlite:hookd.db", "database URL: sqlite:PATH or postgres://... (HOOKD_DB)")
+	f.StringVar(&networks, "allowed-networks", "", "comma-separated CIDRs that receivers may be in despite the private-network block, e.g. 127.0.0.0/8 (HOOKD_ALLOWED_NETWORKS)")
+	f.StringVar(&schedule, "retry-schedule", "", "waits before automatic retries, e.g. 5s,5m,30m,2h,5h,10h,10h (HOOKD_RETRY_SCHEDULE; default that list)")
+	f.DurationVar(&cfg.AttemptTimeout, "attempt-timeout", 30*time.Second, "time limit of one delivery attempt (HOOKD_ATTEMPT_TIMEOUT)")
+	f.DurationVar(&cfg.Lease, "lease", 0, "how long a claimed delivery belongs to this node before another may take it over; 0 = attempt timeout + 30s (HOOKD_LEASE)")
+	f.Int64Var(&cfg.MaxResponseBytes, "max-response-bytes", 64<<10, "how much of a receiver's answer is read and stored (HOOKD_MAX_RESPONSE_BYTES)")
+	f.IntVar(&cfg.Concurrency, "concurrency", 64, "delivery attempts in flight at once (HOOKD_CONCURRENCY)")
+	f.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "how often to look for due deliveries when nothing signals one (HOOKD_POLL_INTERVAL)")
+	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight attempts may finish after SIGTERM (HOOKD_SHUTDOWN_GRACE)")
+	f.DurationVar(&retention, "retention", 30*24*time.Hour, "how long finished deliveries and their attempts are kept; 0 = forever (HOOKD_RETENTION)")
+	f.DurationVar(&disableAfter, "disable-after", 72*time.Hour, "switch off a failing webhook after this long without a successful delivery; 0 = never (HOOKD_DISABLE_AFTER)")
+	f.DurationVar(&cfg.JanitorInterval, "janitor-interval", time.Minute, "time between two retention and auto-disable passes (HOOKD_JANITOR_INTERVAL)")
+	f.IntVar(&cfg.PruneBatch, "prune-batch", 500, "most deliveries deleted in one retention transaction (HOOKD_PRUNE_BATCH)")
+	f.BoolVar(&cfg.NoMigrate, "no-migrate", false, "do not migrate the database schema on start (HOOKD_NO_MIGRATE=true)")
+	f.BoolVar(&cfg.HeadProbe, "head-probe", false, "send DocSpace's HEAD request to a receiver before saving a webhook (HOOKD_HEAD_PROBE=true)")
+	f.BoolVar(&cfg.SecureCookies, "secure-cookies", false, "mark web UI session cookies Secure, for HTTPS (HOOKD_SECURE_COOKIES=true)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (HOOKD_LOG_LEVEL)")
+	f.StringVar(&logFormat, "log-format", "auto", "auto (text on a terminal, JSON otherwise), text or json (HOOKD_LOG_FORMAT)")
 	return cmd
 }
 
-// newLogger returns a text logger when w is a terminal and a JSON logger otherwise.
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+// neverIfZero maps a command-line age of 0 ("never") to server.Config's negative.
+func neverIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// newLogger returns a slog logger at level: text or JSON as format says, or for "auto" text
+// when w is a terminal and JSON otherwise (a file, journald, a log collector).
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
-	if isTerminal(w) {
+	switch format {
+	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "auto", "":
+		if isTerminal(w) {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return slog.New(slog.NewJSONHandler(w, opts)), nil
+	return nil, fmt.Errorf("log format %q: use auto, text or json", format)
 }
 
 // isTerminal reports whether w is a character device such as a terminal.
@@ -99,32 +145,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// envDuration reads a duration variable; a malformed value is reported through errp.
-func envDuration(a *app, errp *error, name string, def time.Duration) time.Duration {
-	v := strings.TrimSpace(a.getenv(name))
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		*errp = fmt.Errorf("%s=%q is not a duration such as 30s or 2m", name, v)
-		return def
-	}
-	return d
-}
-
-// envInt64 reads an integer variable; a malformed value is reported through errp.
-func envInt64(a *app, errp *error, name string, def int64) int64 {
-	v := strings.TrimSpace(a.getenv(name))
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		*errp = fmt.Errorf("%s=%q is not a whole number", name, v)
-		return def
-	}
-	return n
 }
