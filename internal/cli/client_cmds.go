@@ -24,6 +24,7 @@ const defaultServerURL = "http://127.0.0.1:8080"
 func clientCommands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		newWebhooksCmd(a), newLogsCmd(a), newRetryCmd(a), newPublishCmd(a), newTriggersCmd(a),
+		newBenchCmd(a),
 	}
 }
 
