@@ -21,3 +21,11 @@ build:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# bench-smoke: a small run of each benchmark, figures printed, nothing asserted (seconds).
+# The full runs and their figures are in docs/perf.md.
+.PHONY: bench-smoke
+bench-smoke: build
+	./bin/hookd bench -n 2000 -k 2
+	./bin/hookd bench -n 5000 --backlog
+	./bin/hookd bench query --size 20000 --repeat 5 --live-window 2s --retry-failed 2000
