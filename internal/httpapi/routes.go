@@ -26,4 +26,5 @@ func (a *API) routes() {
 	m.Handle("GET /api/2.0/webhooks/deliveries/{id}/attempts", a.handle(a.auth(a.handleAttemptList)))
 	m.Handle("GET /healthz", a.handle(a.handleHealthz))
 	m.Handle("GET /readyz", a.handle(a.handleReadyz))
+	m.Handle("GET /api/2.0/openapi.json", a.handle(a.handleOpenAPI))
 }
