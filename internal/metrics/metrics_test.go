@@ -223,3 +223,49 @@ func TestRegistriesAreIndependent(t *testing.T) {
 		t.Errorf("gather: %v", err)
 	}
 }
+
+func TestGoneCountsEachWebhookOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := storetest.NewClock(storetest.T0)
+	m := New(nil, Config{Clock: clock, Logger: quiet})
+	s := m.Store(openStore(t, clock))
+	w, err := s.WebhookCreate(ctx, &hookd.Webhook{Name: "a", URI: "https://x.example/a", Secret: "s", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishAndGone := func(n int) {
+		t.Helper()
+		for range n {
+			if _, _, err := s.EventPublish(ctx, &hookd.EventPublishParams{Trigger: 1, Payload: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cs, err := s.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: n, Lease: time.Minute})
+		if err != nil || len(cs) != n {
+			t.Fatalf("claim: %d of %d, %v", len(cs), n, err)
+		}
+		var rs []*hookd.AttemptResult
+		for _, c := range cs {
+			rs = append(rs, &hookd.AttemptResult{
+				Attempt:    hookd.Attempt{DeliveryID: c.Delivery.ID, StartedAt: clock.Now(), Status: 410},
+				ClaimToken: c.Token, Outcome: hookd.OutcomeFailed, DisableWebhook: "receiver answered 410 Gone",
+			})
+		}
+		// Recorded one by one, as they finish: the first switches the webhook off.
+		for _, r := range rs {
+			if err := s.AttemptRecord(ctx, []*hookd.AttemptResult{r}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publishAndGone(3) // three attempts in flight, all answered 410
+	want(t, "disabled after three concurrent 410s", testutil.ToFloat64(m.webhooksDisabled.WithLabelValues("gone")), 1)
+
+	if _, err := s.WebhookSetEnabled(ctx, w.ID, true, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	publishAndGone(1) // switched back on, gone again: a second disable
+	want(t, "disabled after re-enabling and another 410", testutil.ToFloat64(m.webhooksDisabled.WithLabelValues("gone")), 2)
+	want(t, "in flight", testutil.ToFloat64(m.inFlight), 0)
+}

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -12,7 +13,7 @@ import (
 // through untouched. Optional interfaces of s (LISTEN/NOTIFY, SetLogger) are not forwarded:
 // ask s for them.
 func (m *Metrics) Store(s hookd.Store) hookd.Store {
-	return &observedStore{Store: s, m: m}
+	return &observedStore{Store: s, m: m, claims: map[int64]claimInfo{}, goneAt: map[int64]uint64{}}
 }
 
 // observedStore is a hookd.Store that counts what passes through. Counts are taken only
@@ -20,6 +21,17 @@ func (m *Metrics) Store(s hookd.Store) hookd.Store {
 type observedStore struct {
 	hookd.Store
 	m *Metrics
+
+	mu     sync.Mutex
+	seq    uint64              // numbers the DeliveryClaim calls
+	claims map[int64]claimInfo // deliveries claimed and not yet recorded or released, by id
+	goneAt map[int64]uint64    // webhook id → seq when a 410 last switched it off
+}
+
+// claimInfo is what the store remembers of a claimed delivery.
+type claimInfo struct {
+	webhookID int64
+	seq       uint64 // of the DeliveryClaim call that returned it
 }
 
 // EventPublish counts the event and the deliveries it created.
@@ -44,28 +56,49 @@ func (s *observedStore) DeliveryRetry(ctx context.Context, p *hookd.DeliveryRetr
 // DeliveryClaim counts the claimed deliveries as in flight.
 func (s *observedStore) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams) ([]*hookd.Claim, error) {
 	cs, err := s.Store.DeliveryClaim(ctx, p)
-	if err == nil {
-		s.m.inFlight.Add(float64(len(cs)))
+	if err != nil || len(cs) == 0 {
+		return cs, err
 	}
-	return cs, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	for _, c := range cs {
+		ci := claimInfo{seq: s.seq}
+		if c.Webhook != nil {
+			ci.webhookID = c.Webhook.ID
+		}
+		s.claims[c.Delivery.ID] = ci
+	}
+	s.m.inFlight.Set(float64(len(s.claims)))
+	return cs, nil
 }
 
 // DeliveryRelease takes released claims out of flight.
 func (s *observedStore) DeliveryRelease(ctx context.Context, claims []*hookd.Claim) error {
 	err := s.Store.DeliveryRelease(ctx, claims)
-	if err == nil {
-		s.m.inFlight.Sub(float64(len(claims)))
+	if err != nil {
+		return err
 	}
-	return err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range claims {
+		delete(s.claims, c.Delivery.ID)
+	}
+	s.m.inFlight.Set(float64(len(s.claims)))
+	return nil
 }
 
 // AttemptRecord counts the recorded attempts by outcome, observes their durations, takes
-// them out of flight, and counts the webhooks a 410 switched off.
+// them out of flight, and counts the webhooks a 410 switched off. Several attempts to one
+// webhook may be in flight when it answers 410 to all of them: only the first switches it
+// off, so a 410 counts when its claim came after the webhook's last counted one.
 func (s *observedStore) AttemptRecord(ctx context.Context, results []*hookd.AttemptResult) error {
 	err := s.Store.AttemptRecord(ctx, results)
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, r := range results {
 		o, ok := outcomeNames[r.Outcome]
 		if !ok {
@@ -73,11 +106,16 @@ func (s *observedStore) AttemptRecord(ctx context.Context, results []*hookd.Atte
 		}
 		s.m.attempts.WithLabelValues(o).Inc()
 		s.m.attemptDuration.WithLabelValues(o).Observe(r.Attempt.Duration.Seconds())
-		if r.DisableWebhook != "" {
+		ci, claimed := s.claims[r.Attempt.DeliveryID]
+		delete(s.claims, r.Attempt.DeliveryID)
+		if r.DisableWebhook != "" && (!claimed || ci.seq > s.goneAt[ci.webhookID]) {
 			s.m.webhooksDisabled.WithLabelValues("gone").Inc()
+			if claimed {
+				s.goneAt[ci.webhookID] = s.seq
+			}
 		}
 	}
-	s.m.inFlight.Sub(float64(len(results)))
+	s.m.inFlight.Set(float64(len(s.claims)))
 	return nil
 }
 
