@@ -210,7 +210,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	s.log.Info("hookd shutting down", "grace", s.cfg.ShutdownGrace)
+	s.log.Info("hookd shutting down", "grace", s.cfg.ShutdownGrace.String())
 	// Both stages start now, side by side, so that the whole stop fits in one grace period.
 	stopWork()
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
