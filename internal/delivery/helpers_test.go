@@ -63,6 +63,12 @@ type testWorker struct {
 // not polling, drove the deliveries.
 func startWorker(tb testing.TB, store delivery.Store, cfg delivery.Config, scfg delivery.SenderConfig) *testWorker {
 	tb.Helper()
+	return startWorkerWith(tb, store, cfg, newTestSender(tb, scfg))
+}
+
+// startWorkerWith is startWorker with a sender of the test's own.
+func startWorkerWith(tb testing.TB, store delivery.Store, cfg delivery.Config, sender *delivery.Sender) *testWorker {
+	tb.Helper()
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 10 * time.Second
 	}
@@ -71,7 +77,7 @@ func startWorker(tb testing.TB, store delivery.Store, cfg delivery.Config, scfg 
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	w := delivery.NewWorker(store, newTestSender(tb, scfg), nil, logger, cfg)
+	w := delivery.NewWorker(store, sender, nil, logger, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	tw := &testWorker{Worker: w, logs: logs, cancel: cancel, done: make(chan struct{})}
 	go func() {

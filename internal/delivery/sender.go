@@ -182,10 +182,14 @@ func (s *Sender) exchange(ctx context.Context, att *hookd.Attempt, uri string, s
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return // the status is the receiver's acknowledgement, even if its body was cut off
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		att.Error = fmt.Sprintf("receiver answered %d; redirects are not followed", resp.StatusCode)
 	default:
 		att.Error = "receiver answered " + strconv.Itoa(resp.StatusCode)
+	}
+	if err != nil {
+		att.Error += "; answer body incomplete: " + describeErr(ctx, err, s.cfg.Timeout)
 	}
 }
 

@@ -27,6 +27,8 @@ const (
 	DefaultPollInterval  = time.Second
 	DefaultRecordBatch   = 256
 	DefaultShutdownGrace = 30 * time.Second
+	// DefaultPerWebhookInflight is the default cap of attempts in flight to one webhook.
+	DefaultPerWebhookInflight = 16
 	// leaseMargin is added to the attempt timeout for the default lease: time to record the
 	// attempt after the longest send.
 	leaseMargin = 30 * time.Second
@@ -42,9 +44,15 @@ const (
 
 // Config tunes a Worker. The zero value of a field means its default.
 type Config struct {
-	// Concurrency is how many attempts may be in flight (claimed and not yet recorded) at
-	// once; it is also the number of sender goroutines. Default 64.
+	// Concurrency is how many claims the worker may hold at once (being sent, waiting for
+	// their webhook to have room, or being recorded); it is also the number of sender
+	// goroutines. Default 64.
 	Concurrency int
+	// PerWebhookInflight caps the attempts in flight to one webhook on this worker, so that a
+	// slow or dead receiver cannot take every sender: a claim over the cap waits for its
+	// webhook without a sender, and is left to its lease when the webhook is stalled (at its
+	// cap and no attempt ended for a while). Default 16, never more than Concurrency.
+	PerWebhookInflight int
 	// Lease is how long a claim holds a delivery; a worker that dies loses its claims when
 	// their leases end. Default the sender's attempt timeout plus 30 s.
 	Lease time.Duration
@@ -64,9 +72,10 @@ type Config struct {
 	RandFunc func() float64
 }
 
-// Worker delivers due deliveries: a dispatcher claims as many as there are free send slots,
-// a fixed pool of goroutines sends them, and a recorder writes the results in batches. An
-// attempt holds its slot until it is recorded.
+// Worker delivers due deliveries: a dispatcher claims as many as there are free slots and
+// hands each to a fixed pool of sender goroutines once its webhook is under its cap of
+// attempts in flight (dispatch.go), and a recorder writes the results in batches. A claim
+// holds its slot until it is recorded or released.
 type Worker struct {
 	store   Store
 	sender  *Sender
@@ -75,6 +84,10 @@ type Worker struct {
 	cfg     Config
 	wake    chan struct{}
 	running atomic.Bool
+
+	loads      *loads        // attempts in flight per webhook
+	stallAfter time.Duration // see loads.stalled
+	maxWait    time.Duration // the longest a claim waits for its webhook before it is released
 }
 
 // NewWorker returns a worker that claims from store and sends with sender. Nil clock and
@@ -107,13 +120,25 @@ func NewWorker(store Store, sender *Sender, clock hookd.Clock, logger *slog.Logg
 	if cfg.RandFunc == nil {
 		cfg.RandFunc = rand.Float64
 	}
+	if cfg.PerWebhookInflight <= 0 {
+		cfg.PerWebhookInflight = DefaultPerWebhookInflight
+	}
+	cfg.PerWebhookInflight = min(cfg.PerWebhookInflight, cfg.Concurrency)
+	// A webhook that holds its cap of attempts for this long without one ending is stalled:
+	// a twentieth of the attempt timeout, from 100 ms to 1 s.
+	stallAfter := min(max(sender.Timeout()/20, 100*time.Millisecond), time.Second)
 	return &Worker{
-		store:  store,
-		sender: sender,
-		clock:  clock,
-		log:    logger,
-		cfg:    cfg,
-		wake:   make(chan struct{}, 1),
+		store:      store,
+		sender:     sender,
+		clock:      clock,
+		log:        logger,
+		cfg:        cfg,
+		wake:       make(chan struct{}, 1),
+		loads:      newLoads(cfg.PerWebhookInflight, stallAfter),
+		stallAfter: stallAfter,
+		// Half the lease's margin over the attempt timeout: an attempt started by then ends
+		// before the lease does.
+		maxWait: max((cfg.Lease-sender.Timeout())/2, minWait),
 	}
 }
 
@@ -158,11 +183,15 @@ func (w *Worker) Run(ctx context.Context) error {
 		go func() {
 			defer senders.Done()
 			for c := range jobs {
-				if ctx.Err() != nil {
-					results <- done{release: c}
-					continue
+				d := done{release: c}
+				var took time.Duration
+				if ctx.Err() == nil {
+					d = done{result: w.attempt(sendCtx, c)}
+					took = d.result.Attempt.Duration
 				}
-				results <- done{result: w.attempt(sendCtx, c)}
+				w.loads.finish(c.Delivery.WebhookID, time.Now(), took)
+				results <- d
+				w.Wake() // the webhook has room for a waiting claim
 			}
 		}()
 	}
@@ -172,7 +201,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.recordLoop(recordCtx, results, slots)
 	}()
 
-	w.dispatch(ctx, slots, jobs)
+	(&dispatcher{w: w, slots: slots, jobs: jobs, results: results, queues: map[int64][]waiting{}}).run(ctx)
 	close(jobs)
 	w.log.Info("delivery worker stopping", "in_flight", len(slots), "grace", w.cfg.ShutdownGrace)
 	graceTimer := time.AfterFunc(w.cfg.ShutdownGrace, cancelSends)
@@ -184,40 +213,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	recordTimer.Stop()
 	w.log.Info("delivery worker stopped")
 	return nil
-}
-
-// dispatch claims due deliveries into free slots until ctx ends.
-func (w *Worker) dispatch(ctx context.Context, slots chan<- struct{}, jobs chan<- *hookd.Claim) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.wake:
-		case <-timer.C:
-		}
-		wait := w.cfg.PollInterval
-		if free := cap(slots) - len(slots); free > 0 {
-			claims, err := w.store.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: free, Lease: w.cfg.Lease})
-			switch {
-			case err != nil && ctx.Err() != nil:
-				return
-			case err != nil:
-				w.log.Error("claim deliveries", "err", err)
-			default:
-				// Only the dispatcher takes slots, so neither send below can block.
-				for _, c := range claims {
-					slots <- struct{}{}
-					jobs <- c
-				}
-				if len(claims) < free {
-					wait = w.untilNextDue(ctx, wait)
-				}
-			}
-		}
-		timer.Reset(wait)
-	}
 }
 
 // untilNextDue returns how long to wait for the next due delivery, at most wait.
