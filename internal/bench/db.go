@@ -22,8 +22,8 @@ type benchDB interface {
 	insertHistory(ctx context.Context, p *historyParams) error
 	// waitingFirst counts deliveries whose first attempt is not recorded yet.
 	waitingFirst(ctx context.Context) (int64, error)
-	// deliveryCount counts every delivery.
-	deliveryCount(ctx context.Context) (int64, error)
+	// oldest returns the created_on of the oldest delivery, the zero time when there is none.
+	oldest(ctx context.Context) (time.Time, error)
 	// finish brings the database's bookkeeping up to date after bulk inserts (sequences,
 	// planner statistics where the backend would gather them by itself).
 	finish(ctx context.Context) error

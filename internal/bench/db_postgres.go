@@ -142,12 +142,15 @@ func (p *postgresDB) waitingFirst(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-func (p *postgresDB) deliveryCount(ctx context.Context) (int64, error) {
-	var n int64
-	if err := p.conn.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count deliveries: %w", err)
+func (p *postgresDB) oldest(ctx context.Context) (time.Time, error) {
+	var t *time.Time
+	if err := p.conn.QueryRow(ctx, `SELECT MIN(created_on) FROM deliveries`).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("oldest delivery: %w", err)
 	}
-	return n, nil
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
 }
 
 // finish moves the identity sequences past the generated ids, and gathers the planner

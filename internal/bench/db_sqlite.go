@@ -169,12 +169,15 @@ func (s *sqliteDB) waitingFirst(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-func (s *sqliteDB) deliveryCount(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count deliveries: %w", err)
+func (s *sqliteDB) oldest(ctx context.Context) (time.Time, error) {
+	var us sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MIN(created_on) FROM deliveries`).Scan(&us); err != nil {
+		return time.Time{}, fmt.Errorf("oldest delivery: %w", err)
 	}
-	return n, nil
+	if !us.Valid {
+		return time.Time{}, nil
+	}
+	return time.UnixMicro(us.Int64).UTC(), nil
 }
 
 // finish checkpoints the WAL so that the server starts on a compact file. It leaves the

@@ -129,7 +129,9 @@ type QueryReport struct {
 const (
 	queryGenHooks = 4
 	liveTrigger   = 1 << 9 // file.updated
-	historySpan   = 30 * 24 * time.Hour
+	// historySpan is how far back the history goes: inside the server's default retention
+	// (30 days), so that the janitor prunes nothing while the benchmark runs.
+	historySpan = 20 * 24 * time.Hour
 )
 
 // Query generates (or reuses) a delivery history of cfg.Size deliveries, starts hookd serve on
@@ -194,11 +196,12 @@ func Query(ctx context.Context, cfg QueryConfig) (*QueryReport, error) {
 	return rep, nil
 }
 
-// queryHooks are the webhook ids of the query benchmark.
+// queryHooks are the webhook ids of the query benchmark, and when its history starts.
 type queryHooks struct {
 	gen   []int64
 	retry int64
 	live  int64
+	from  time.Time
 }
 
 // prepareQueryStore creates the webhooks (or points those of an earlier run at this
@@ -245,6 +248,9 @@ func prepareQueryStore(ctx context.Context, cfg *QueryConfig, recvURL string, re
 		}
 		rep.Generated = time.Since(t0)
 		progressf(cfg.Progress, "query: generated in %s", rep.Generated.Round(time.Second))
+	}
+	if h.from, err = db.oldest(ctx); err != nil {
+		return nil, err
 	}
 	if rep.DiskBytes, err = dbSize(ctx, db, cfg.DB); err != nil {
 		return nil, err
@@ -301,11 +307,11 @@ type queryRun struct {
 	rc    *receiverClient
 }
 
-// listings times the log queries: a webhook's 2xx deliveries and a ten-day range, first page
-// and page 1,000 (startIndex 99,900, 100 rows a page), and the unfiltered first page.
+// listings times the log queries: a webhook's 2xx deliveries and a ten-day range (the middle
+// half of the history), first page and page 1,000 (startIndex 99,900, 100 rows a page), and
+// the unfiltered first page.
 func (q *queryRun) listings(ctx context.Context) ([]Listing, error) {
-	from := time.Now().Add(-historySpan - time.Hour).UTC()
-	rangeFrom, rangeTo := from.Add(10*24*time.Hour), from.Add(20*24*time.Hour)
+	rangeFrom, rangeTo := q.hooks.from.Add(historySpan/4), q.hooks.from.Add(historySpan*3/4)
 	queries := []struct {
 		name string
 		f    client.DeliveryFilter
