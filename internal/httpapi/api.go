@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -32,6 +34,17 @@ type Config struct {
 	// that must answer 2xx before a webhook is created, updated or enabled. It returns a
 	// hookd EINVALID error when the probe fails. Nil means no probe, hookd's default.
 	HeadProbe func(ctx context.Context, uri string, ssl bool) error
+	// Backlog counts the deliveries not yet final (hookd.DeliveryStats.Backlog; wrap it with
+	// CachedBacklog). With MaxBacklog, it turns on backpressure. Nil means no backpressure.
+	Backlog func(ctx context.Context) (int64, error)
+	// MaxBacklog is the backlog at which publishing is refused with 503 and Retry-After, until
+	// the workers bring it under the limit again. Zero or less means no limit, the default.
+	MaxBacklog int64
+	// RetryRateLimit limits the two manual retry routes per user and request path, in a
+	// sliding window kept in this process's memory, as DocSpace's sensitive_api policy does
+	// (DocSpaceRetryLimit: 5 per 15 min). The zero value means no limit, the default: scripts
+	// and `hookd retry --failed` retry thousands of deliveries in batches.
+	RetryRateLimit RateLimit
 }
 
 // API is the HTTP API over a store. It is safe for concurrent use.
@@ -44,6 +57,12 @@ type API struct {
 	maxBody   int64
 	headProbe func(ctx context.Context, uri string, ssl bool) error
 	mux       *http.ServeMux
+
+	backlog         func(ctx context.Context) (int64, error)
+	maxBacklog      int64
+	backlogWarn     sync.Mutex
+	backlogWarnedAt time.Time
+	retryLimiter    *limiter // nil when retries are not limited
 }
 
 // New returns an API serving store, with cfg's defaults filled in.
@@ -57,9 +76,15 @@ func New(store hookd.Store, cfg Config) *API {
 		maxBody:   cfg.MaxBodyBytes,
 		headProbe: cfg.HeadProbe,
 		mux:       http.NewServeMux(),
+
+		backlog:    cfg.Backlog,
+		maxBacklog: cfg.MaxBacklog,
 	}
 	if a.clock == nil {
 		a.clock = hookd.SystemClock{}
+	}
+	if cfg.RetryRateLimit.Enabled() {
+		a.retryLimiter = newLimiter(cfg.RetryRateLimit, a.clock)
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()

@@ -55,9 +55,15 @@ var errorStatus = map[string]int{
 // handlerFunc is a handler that reports failure by returning an error; handle writes it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle adapts h to http.Handler: a returned error becomes the DocSpace error envelope.
+// handle adapts h to http.Handler: a returned error becomes the DocSpace error envelope. A
+// body announced larger than the limit is refused before anything else runs, on every route.
 func (a *API) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > a.maxBody {
+			a.writeError(w, r, bodyTooLarge(a.maxBody))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
 		if err := h(w, r); err != nil {
 			a.writeError(w, r, err)
 		}
@@ -76,6 +82,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
+	}
+	if he, ok := errors.AsType[*headerError](err); ok {
+		for k, v := range he.header {
+			w.Header()[k] = v
+		}
 	}
 	writeErrorStatus(w, status, hookd.ErrorMessage(err))
 }

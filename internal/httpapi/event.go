@@ -33,10 +33,14 @@ type publishedDeliveryDTO struct {
 
 // handleEventPublish answers POST /api/2.0/webhooks/events (hookd extension): store the event
 // and one delivery per matching enabled webhook, then wake the dispatcher. Only an admin
-// write key may publish, since an event reaches every user's receivers.
+// write key may publish, since an event reaches every user's receivers. A full backlog
+// refuses the publish (backpressure.go).
 func (a *API) handleEventPublish(w http.ResponseWriter, r *http.Request) error {
 	k := caller(r.Context())
 	if err := requireAdminWriter(k); err != nil {
+		return err
+	}
+	if err := a.checkBacklog(r.Context()); err != nil {
 		return err
 	}
 	var req publishRequest

@@ -15,8 +15,8 @@ func (a *API) routes() {
 
 	// DocSpace delivery log and manual retry (spec §1.6–1.8).
 	m.Handle("GET /api/2.0/settings/webhooks/log", a.handle(a.auth(a.handleLogList)))
-	m.Handle("PUT /api/2.0/settings/webhook/{id}/retry", a.handle(a.auth(a.handleRetryOne)))
-	m.Handle("PUT /api/2.0/settings/webhook/retry", a.handle(a.auth(a.handleRetryBatch)))
+	m.Handle("PUT /api/2.0/settings/webhook/{id}/retry", a.handle(a.auth(a.rateLimited(a.handleRetryOne))))
+	m.Handle("PUT /api/2.0/settings/webhook/retry", a.handle(a.auth(a.rateLimited(a.handleRetryBatch))))
 
 	// DocSpace trigger list (spec §1.9, v3.7 shape).
 	m.Handle("GET /api/2.0/settings/webhook/triggers", a.handle(a.auth(a.handleTriggerList)))
