@@ -13,10 +13,10 @@ import (
 // Config.PerWebhookInflight attempts in flight. A claim whose webhook is at its cap waits in
 // that webhook's queue in memory, without a sender (it still counts against Concurrency, which
 // bounds memory). When the webhook is stalled, at its cap with no attempt ending for
-// stallAfter, its waiting claims are parked instead: dropped from memory and left leased, so
-// that the store hands them out again when the lease ends, without an attempt counted. A
-// webhook once stalled stays suspect, its claims over the cap parked at once, until one of its
-// attempts ends quickly again.
+// stallAfter, its waiting claims are parked instead (park.go): they give back their slot and
+// stay leased, so that the store hands them out again when the lease ends, without an attempt
+// counted. A webhook once stalled stays suspect, its claims over the cap parked at once, until
+// one of its attempts ends quickly again; its parked claims are then released at once.
 //
 // Releasing those claims would not do: a released delivery keeps its place at the head of the
 // due order and would be claimed again at once, ahead of every healthy receiver's deliveries.
@@ -96,6 +96,13 @@ func (l *loads) stalled(id int64, now time.Time) (stalled bool, wait time.Durati
 	return false, l.stallAfter - now.Sub(h.progress)
 }
 
+// isSuspect reports whether webhook id was seen stalled and has not answered quickly since.
+func (l *loads) isSuspect(id int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.suspect[id]
+}
+
 // inflight returns the attempts in flight to webhook id.
 func (l *loads) inflight(id int64) int {
 	l.mu.Lock()
@@ -109,6 +116,7 @@ func (l *loads) inflight(id int64) int {
 // waiting is a claim held until its webhook has a free place.
 type waiting struct {
 	claim    *hookd.Claim
+	claimed  time.Time // about when its lease began
 	deadline time.Time // start it by then or release it: its lease would end mid-attempt
 }
 
@@ -120,10 +128,7 @@ type dispatcher struct {
 	jobs    chan<- *hookd.Claim
 	results chan<- done
 	queues  map[int64][]waiting
-	// reclaim holds when the leases of parked claims end, oldest first, a little apart: the
-	// dispatcher looks for due deliveries again then, as the store's next due time does not
-	// cover leases.
-	reclaim []time.Time
+	parking *parking
 }
 
 // run claims into free slots until ctx ends, then releases the claims still waiting.
@@ -134,6 +139,9 @@ func (d *dispatcher) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			d.releaseWaiting()
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordGrace)
+			d.releaseParked(rctx, time.Now(), true)
+			cancel()
 			return
 		case <-d.w.wake:
 		case <-timer.C:
@@ -141,6 +149,7 @@ func (d *dispatcher) run(ctx context.Context) {
 		now := time.Now()
 		d.startWaiting(now)
 		d.parkStalled(now)
+		d.releaseParked(ctx, now, false)
 		wait := d.claim(ctx, now)
 		timer.Reset(min(wait, d.nextCheck(time.Now())))
 	}
@@ -167,11 +176,9 @@ func (d *dispatcher) claim(ctx context.Context, now time.Time) time.Duration {
 		d.slots <- struct{}{}
 		if !d.route(ctx, c, now) {
 			<-d.slots
+			d.parking.add(c, now, d.w.cfg.Lease, d.w.stallAfter)
 			parked++
 		}
-	}
-	if parked > 0 {
-		d.parked(now)
 	}
 	switch {
 	case parked > 0:
@@ -199,7 +206,7 @@ func (d *dispatcher) route(ctx context.Context, c *hookd.Claim, now time.Time) b
 	if stalled, _ := d.w.loads.stalled(id, now); stalled {
 		return false
 	}
-	d.queues[id] = append(d.queues[id], waiting{claim: c, deadline: now.Add(d.w.maxWait)})
+	d.queues[id] = append(d.queues[id], waiting{claim: c, claimed: now, deadline: now.Add(d.w.maxWait)})
 	return true
 }
 
@@ -231,35 +238,22 @@ func (d *dispatcher) parkStalled(now time.Time) {
 		if stalled, _ := d.w.loads.stalled(id, now); !stalled {
 			continue
 		}
-		for range q {
+		for _, wt := range q {
 			<-d.slots
+			d.parking.add(wt.claim, wt.claimed, d.w.cfg.Lease, d.w.stallAfter)
 		}
 		delete(d.queues, id)
-		d.parked(now)
-		d.w.log.Info("webhook stalled: deliveries parked until their lease ends",
+		d.w.log.Info("webhook stalled: deliveries parked until it answers quickly or their lease ends",
 			"webhook_id", id, "parked", len(q), "in_flight", d.w.loads.inflight(id), "lease", d.w.cfg.Lease)
 	}
-}
-
-// parked notes that claims leased just before now were parked.
-func (d *dispatcher) parked(now time.Time) {
-	// Rounded up to a multiple of stallAfter: one wake-up serves every park in that span.
-	end := now.Add(d.w.cfg.Lease).Truncate(d.w.stallAfter).Add(d.w.stallAfter)
-	if n := len(d.reclaim); n > 0 && !end.After(d.reclaim[n-1]) {
-		return
-	}
-	d.reclaim = append(d.reclaim, end)
 }
 
 // nextCheck returns how long until a waiting claim may need parking or releasing, or parked
 // claims come due again.
 func (d *dispatcher) nextCheck(now time.Time) time.Duration {
 	next := time.Duration(1<<63 - 1)
-	for len(d.reclaim) > 0 && !d.reclaim[0].After(now) {
-		d.reclaim = d.reclaim[1:]
-	}
-	if len(d.reclaim) > 0 {
-		next = d.reclaim[0].Sub(now)
+	if wait, ok := d.parking.nextReclaim(now); ok {
+		next = wait
 	}
 	for id, q := range d.queues {
 		next = min(next, q[0].deadline.Sub(now))

@@ -166,6 +166,47 @@ func TestWorkerParkedDeliveriesComeBack(t *testing.T) {
 	}
 }
 
+// TestWorkerStallRecovers shows that a receiver stalled for a moment gets its parked
+// deliveries back as soon as it answers again, not when their leases end.
+func TestWorkerStallRecovers(t *testing.T) {
+	t.Parallel()
+	store := newTestStore(t)
+	gate := make(chan struct{})
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if n.Add(1) <= 2 {
+			select { // the first two requests wait until the test has seen the stall
+			case <-gate:
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	createWebhook(t, store, srv.URL)
+	ds := publish(t, store, 8)
+	start := time.Now()
+	w := startWorker(t, store, delivery.Config{Concurrency: 4, PerWebhookInflight: 2}, delivery.SenderConfig{Timeout: 5 * time.Second})
+
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.logs.String(), "webhook stalled") {
+		if time.Now().After(deadline) {
+			t.Fatalf("got no stall within 10s, want the waiting deliveries parked:\n%s", w.logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(gate)
+	for _, d := range waitState(t, store, hookd.DeliveryStateDelivered, ds...) {
+		if d.Attempts != 1 {
+			t.Errorf("delivery %d: got %d attempts, want 1", d.ID, d.Attempts)
+		}
+	}
+	if took, lease := time.Since(start), 35*time.Second; took > lease/3 {
+		t.Errorf("got every delivery after %s, want them back long before their %s lease ends", took, lease)
+	}
+}
+
 // misbehaving is a receiver that does one thing wrong, and what the attempt should record.
 type misbehaving struct {
 	name       string

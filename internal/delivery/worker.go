@@ -201,7 +201,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.recordLoop(recordCtx, results, slots)
 	}()
 
-	(&dispatcher{w: w, slots: slots, jobs: jobs, results: results, queues: map[int64][]waiting{}}).run(ctx)
+	(&dispatcher{w: w, slots: slots, jobs: jobs, results: results, queues: map[int64][]waiting{}, parking: newParking()}).run(ctx)
 	close(jobs)
 	w.log.Info("delivery worker stopping", "in_flight", len(slots), "grace", w.cfg.ShutdownGrace)
 	graceTimer := time.AfterFunc(w.cfg.ShutdownGrace, cancelSends)
