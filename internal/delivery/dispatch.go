@@ -173,6 +173,7 @@ func (d *dispatcher) claim(ctx context.Context, now time.Time) time.Duration {
 	}
 	parked := 0
 	for _, c := range claims {
+		d.parking.claimed(c)
 		d.slots <- struct{}{}
 		if !d.route(ctx, c, now) {
 			<-d.slots

@@ -7,21 +7,21 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// maxParkedPerWebhook bounds what the dispatcher remembers of one webhook's parked claims;
-// claims past it are left to their lease alone.
-const maxParkedPerWebhook = 10000
-
 // parkedClaim is what a parked claim needs to be released: its delivery and fencing token.
+// It is small on purpose: a stalled webhook may have its whole due backlog parked.
 type parkedClaim struct {
-	claim *hookd.Claim // the delivery's ID and WebhookID only, and the token
-	until time.Time    // when its lease ends: past it, another claim may hold the delivery
+	deliveryID, webhookID, token int64
+	until                        time.Time // when its lease ends
 }
 
-// parking remembers the claims parked behind stalled webhooks. A parked claim comes back by
-// itself when its lease ends; the dispatcher releases it sooner when its webhook has room
-// again or answers quickly again (it was only slow for a moment, or has recovered).
+// parking remembers the claims parked behind stalled webhooks. A parked claim would come back
+// by itself when its lease ends; the dispatcher releases it sooner when its webhook has room
+// again or answers quickly again (it was only slow for a moment, or has recovered), and
+// releases it anyway once the lease has ended, so that every claim ends in a record or a
+// release (the metrics count claims in flight that way).
 type parking struct {
-	byHook map[int64][]parkedClaim
+	byHook map[int64][]parkedClaim // oldest first
+	tokens map[int64]int64         // delivery id → token of its parked claim; absent once superseded
 	// reclaim holds when leases of parked claims end, oldest first, a little apart: the
 	// dispatcher looks for due deliveries again then, as the store's next due time does not
 	// cover leases.
@@ -29,21 +29,24 @@ type parking struct {
 }
 
 func newParking() *parking {
-	return &parking{byHook: map[int64][]parkedClaim{}}
+	return &parking{byHook: map[int64][]parkedClaim{}, tokens: map[int64]int64{}}
 }
 
 // add parks c, leased at about claimed for lease; round spaces the wake-ups.
 func (p *parking) add(c *hookd.Claim, claimed time.Time, lease, round time.Duration) {
-	id := c.Delivery.WebhookID
-	if len(p.byHook[id]) < maxParkedPerWebhook {
-		light := &hookd.Claim{Delivery: &hookd.Delivery{ID: c.Delivery.ID, WebhookID: id}, Token: c.Token}
-		p.byHook[id] = append(p.byHook[id], parkedClaim{claim: light, until: claimed.Add(lease)})
-	}
+	pc := parkedClaim{deliveryID: c.Delivery.ID, webhookID: c.Delivery.WebhookID, token: c.Token, until: claimed.Add(lease)}
+	p.byHook[pc.webhookID] = append(p.byHook[pc.webhookID], pc)
+	p.tokens[pc.deliveryID] = pc.token
 	// Rounded up to a multiple of round: one wake-up serves every park in that span.
-	end := claimed.Add(lease).Truncate(round).Add(round)
+	end := pc.until.Truncate(round).Add(round)
 	if n := len(p.reclaim); n == 0 || end.After(p.reclaim[n-1]) {
 		p.reclaim = append(p.reclaim, end)
 	}
+}
+
+// claimed notes a new claim of a delivery: a parked claim of it, its lease over, is superseded.
+func (p *parking) claimed(c *hookd.Claim) {
+	delete(p.tokens, c.Delivery.ID)
 }
 
 // nextReclaim returns how long until parked claims come due by their lease; ok is false
@@ -58,19 +61,31 @@ func (p *parking) nextReclaim(now time.Time) (wait time.Duration, ok bool) {
 	return p.reclaim[0].Sub(now), true
 }
 
-// take removes and returns, oldest first, up to n(webhookID) parked claims of each webhook,
-// and forgets those whose lease has ended.
+// take removes and returns, oldest first, the parked claims of each webhook whose lease has
+// ended and up to n(webhookID) more; superseded claims are dropped.
 func (p *parking) take(now time.Time, n func(webhookID int64) int) []*hookd.Claim {
 	var out []*hookd.Claim
 	for id, cs := range p.byHook {
-		for len(cs) > 0 && !cs[0].until.After(now) {
-			cs = cs[1:]
+		k := -1 // computed on the first live claim
+		i := 0
+		for ; i < len(cs); i++ {
+			pc := cs[i]
+			if tok, ok := p.tokens[pc.deliveryID]; !ok || tok != pc.token {
+				continue // superseded by a later claim
+			}
+			if pc.until.After(now) {
+				if k < 0 {
+					k = n(id)
+				}
+				if k == 0 {
+					break
+				}
+				k--
+			}
+			delete(p.tokens, pc.deliveryID)
+			out = append(out, &hookd.Claim{Delivery: &hookd.Delivery{ID: pc.deliveryID, WebhookID: id}, Token: pc.token})
 		}
-		k := min(max(n(id), 0), len(cs))
-		for _, c := range cs[:k] {
-			out = append(out, c.claim)
-		}
-		if cs = cs[k:]; len(cs) == 0 {
+		if cs = cs[i:]; len(cs) == 0 {
 			delete(p.byHook, id)
 		} else {
 			p.byHook[id] = cs
@@ -86,9 +101,9 @@ func (p *parking) take(now time.Time, n func(webhookID int64) int) []*hookd.Clai
 func (d *dispatcher) releaseParked(ctx context.Context, now time.Time, all bool) {
 	cs := d.parking.take(now, func(id int64) int {
 		if all || !d.w.loads.isSuspect(id) {
-			return maxParkedPerWebhook
+			return len(d.parking.byHook[id])
 		}
-		return d.w.cfg.PerWebhookInflight - d.w.loads.inflight(id)
+		return max(d.w.cfg.PerWebhookInflight-d.w.loads.inflight(id), 0)
 	})
 	if len(cs) == 0 {
 		return
