@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ type hookLoad struct {
 // loads counts attempts in flight per webhook. The dispatcher starts attempts, the senders
 // end them, hence the lock.
 type loads struct {
+	log        *slog.Logger
 	mu         sync.Mutex
 	limit      int
 	stallAfter time.Duration
@@ -38,8 +40,8 @@ type loads struct {
 	suspect    map[int64]bool // webhooks seen stalled and not answering quickly since
 }
 
-func newLoads(limit int, stallAfter time.Duration) *loads {
-	return &loads{limit: limit, stallAfter: stallAfter, hooks: map[int64]*hookLoad{}, suspect: map[int64]bool{}}
+func newLoads(limit int, stallAfter time.Duration, log *slog.Logger) *loads {
+	return &loads{log: log, limit: limit, stallAfter: stallAfter, hooks: map[int64]*hookLoad{}, suspect: map[int64]bool{}}
 }
 
 // tryStart takes a place for an attempt to webhook id, unless the webhook is at its cap.
@@ -90,7 +92,11 @@ func (l *loads) stalled(id int64, now time.Time) (stalled bool, wait time.Durati
 		return false, 0
 	}
 	if l.suspect[id] || now.Sub(h.progress) >= l.stallAfter {
-		l.suspect[id] = true
+		if !l.suspect[id] {
+			l.suspect[id] = true
+			l.log.Info("webhook stalled: deliveries over its cap are parked until it answers quickly or their lease ends",
+				"webhook_id", id, "in_flight", h.active, "no_answer_for", now.Sub(h.progress).Round(time.Millisecond).String())
+		}
 		return true, 0
 	}
 	return false, l.stallAfter - now.Sub(h.progress)
@@ -244,8 +250,7 @@ func (d *dispatcher) parkStalled(now time.Time) {
 			d.parking.add(wt.claim, wt.claimed, d.w.cfg.Lease, d.w.stallAfter)
 		}
 		delete(d.queues, id)
-		d.w.log.Info("webhook stalled: deliveries parked until it answers quickly or their lease ends",
-			"webhook_id", id, "parked", len(q), "in_flight", d.w.loads.inflight(id), "lease", d.w.cfg.Lease)
+		d.w.log.Debug("deliveries parked: their webhook is stalled", "webhook_id", id, "count", len(q))
 	}
 }
 
@@ -258,7 +263,10 @@ func (d *dispatcher) nextCheck(now time.Time) time.Duration {
 	}
 	for id, q := range d.queues {
 		next = min(next, q[0].deadline.Sub(now))
-		if _, wait := d.w.loads.stalled(id, now); wait > 0 {
+		switch stalled, wait := d.w.loads.stalled(id, now); {
+		case stalled:
+			next = 0 // it stalled since parkStalled ran: park its waiting claims now
+		case wait > 0:
 			next = min(next, wait)
 		}
 	}

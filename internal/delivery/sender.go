@@ -152,6 +152,8 @@ func retryInfo(d *hookd.Delivery, w *hookd.Webhook, now time.Time) *hookd.RetryI
 // exchange POSTs att's body with its headers to uri within the attempt timeout and fills in
 // the answer, the duration and, unless a 2xx came, the error.
 func (s *Sender) exchange(ctx context.Context, att *hookd.Attempt, uri string, ssl bool) {
+	start := time.Now() // before the timeout starts, so that a timed-out attempt lasts at least the timeout
+	defer func() { att.Duration = time.Since(start) }()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, bytes.NewReader(att.RequestBody))
@@ -164,8 +166,6 @@ func (s *Sender) exchange(ctx context.Context, att *hookd.Attempt, uri string, s
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 
-	start := time.Now()
-	defer func() { att.Duration = time.Since(start) }()
 	resp, err := s.client(ssl).Do(req)
 	if err != nil {
 		att.Error = describeErr(ctx, err, s.cfg.Timeout)

@@ -134,7 +134,7 @@ func NewWorker(store Store, sender *Sender, clock hookd.Clock, logger *slog.Logg
 		log:        logger,
 		cfg:        cfg,
 		wake:       make(chan struct{}, 1),
-		loads:      newLoads(cfg.PerWebhookInflight, stallAfter),
+		loads:      newLoads(cfg.PerWebhookInflight, stallAfter, logger),
 		stallAfter: stallAfter,
 		// Half the lease's margin over the attempt timeout: an attempt started by then ends
 		// before the lease does.
