@@ -39,6 +39,15 @@ type Config struct {
 	Lease time.Duration
 	// Concurrency is how many attempts may be in flight at once in this process. Default 64.
 	Concurrency int
+	// PerWebhookInflight caps the attempts in flight to one webhook on this node, so that a
+	// dead receiver cannot hold every sender. Default 16 (never more than Concurrency).
+	PerWebhookInflight int
+	// MaxBacklog is the number of deliveries not yet final at which publishing is refused with
+	// 503 and Retry-After. Default 0: no limit.
+	MaxBacklog int64
+	// RetryRateLimit limits the manual retry routes per user and path, e.g. "5/15m" (DocSpace's
+	// policy). Default "" (off): the seed scripts and retry --failed are never slowed.
+	RetryRateLimit string
 	// PollInterval is how often the dispatcher looks for due deliveries when nothing wakes it.
 	// Default 1 s.
 	PollInterval time.Duration
@@ -143,6 +152,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("attempt timeout must be positive, got %s", c.AttemptTimeout)
 	case c.Lease <= c.AttemptTimeout:
 		return fmt.Errorf("lease (%s) must be longer than the attempt timeout (%s)", c.Lease, c.AttemptTimeout)
+	case c.PerWebhookInflight < 0:
+		return fmt.Errorf("per-webhook in-flight cap must be positive, got %d", c.PerWebhookInflight)
+	case c.MaxBacklog < 0:
+		return fmt.Errorf("max backlog must be positive (0 = no limit), got %d", c.MaxBacklog)
 	case c.MaxResponseBytes < 0:
 		return fmt.Errorf("max response bytes must be positive, got %d", c.MaxResponseBytes)
 	case c.Concurrency < 0:

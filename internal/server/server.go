@@ -93,18 +93,34 @@ func newWithStore(ctx context.Context, cfg Config, raw hookd.Store) (*Server, er
 		Timeout:          cfg.AttemptTimeout,
 		MaxResponseBytes: cfg.MaxResponseBytes,
 	})
+	rateLimit, err := httpapi.ParseRateLimit(cfg.RetryRateLimit)
+	if err != nil {
+		return nil, fmt.Errorf("retry rate limit: %w", err)
+	}
 	worker := delivery.NewWorker(store, sender, cfg.Clock, cfg.Logger, delivery.Config{
-		Concurrency:   cfg.Concurrency,
+		Concurrency:        cfg.Concurrency,
+		PerWebhookInflight: cfg.PerWebhookInflight,
 		Lease:         cfg.Lease,
 		PollInterval:  cfg.PollInterval,
 		Schedule:      cfg.RetrySchedule,
 		ShutdownGrace: cfg.ShutdownGrace,
 	})
 	apiCfg := httpapi.Config{
-		Clock:    cfg.Clock,
-		Logger:   cfg.Logger,
-		CheckURL: guard.CheckURL,
-		Wake:     worker.Wake,
+		Clock:          cfg.Clock,
+		Logger:         cfg.Logger,
+		CheckURL:       guard.CheckURL,
+		Wake:           worker.Wake,
+		MaxBacklog:     cfg.MaxBacklog,
+		RetryRateLimit: rateLimit,
+	}
+	if cfg.MaxBacklog > 0 {
+		apiCfg.Backlog = httpapi.CachedBacklog(func(ctx context.Context) (int64, error) {
+			st, err := store.DeliveryStats(ctx)
+			if err != nil {
+				return 0, err
+			}
+			return st.Backlog(), nil
+		}, time.Second)
 	}
 	if cfg.HeadProbe {
 		apiCfg.HeadProbe = sender.Probe
