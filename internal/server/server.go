@@ -100,10 +100,10 @@ func newWithStore(ctx context.Context, cfg Config, raw hookd.Store) (*Server, er
 	worker := delivery.NewWorker(store, sender, cfg.Clock, cfg.Logger, delivery.Config{
 		Concurrency:        cfg.Concurrency,
 		PerWebhookInflight: cfg.PerWebhookInflight,
-		Lease:         cfg.Lease,
-		PollInterval:  cfg.PollInterval,
-		Schedule:      cfg.RetrySchedule,
-		ShutdownGrace: cfg.ShutdownGrace,
+		Lease:              cfg.Lease,
+		PollInterval:       cfg.PollInterval,
+		Schedule:           cfg.RetrySchedule,
+		ShutdownGrace:      cfg.ShutdownGrace,
 	})
 	apiCfg := httpapi.Config{
 		Clock:          cfg.Clock,
