@@ -30,6 +30,25 @@ type Webhook struct {
 	// LastStatus is the HTTP status of the newest answered delivery of the webhook, 0 when
 	// none; filled by WebhookList only (DocSpace WebhooksConfigWithStatusDto.status).
 	LastStatus int
+
+	// StandardSigning adds the Standard Webhooks headers (webhook-id, webhook-timestamp,
+	// webhook-signature) to every delivery, beside the DocSpace signature that is always sent.
+	// WebhookCreate and WebhookUpdate always write it.
+	StandardSigning bool
+
+	// PreviousSecret is the secret that the last rotation replaced. Until PreviousSecretUntil
+	// it signs deliveries too (signing.go), so that receivers can switch secrets without
+	// downtime. Like Secret it is never returned by the API, never logged.
+	//
+	// WebhookCreate ignores both fields. WebhookUpdate ignores PreviousSecret: with an empty
+	// Secret it keeps the rotation state (clearing it once PreviousSecretUntil has passed);
+	// with a new Secret and a nil PreviousSecretUntil it replaces the secret at once and drops
+	// any previous one; with a new Secret and a PreviousSecretUntil it rotates: the stored
+	// secret becomes PreviousSecret until that time, in one statement (no read-modify-write
+	// race). Only one previous secret is kept: rotating again during an overlap drops the
+	// oldest.
+	PreviousSecret      string
+	PreviousSecretUntil *time.Time
 }
 
 // WebhookFilter selects webhooks for WebhookList. Nil fields do not filter.
