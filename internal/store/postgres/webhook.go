@@ -11,13 +11,15 @@ import (
 
 const webhookCols = `w.id, w.name, w.uri, w.secret, w.ssl, w.enabled, w.triggers, w.target_id,
 	w.created_by, w.created_on, w.modified_by, w.modified_on,
-	w.last_failure_on, w.last_failure_content, w.last_success_on, w.disabled_reason, w.last_status`
+	w.last_failure_on, w.last_failure_content, w.last_success_on, w.disabled_reason, w.last_status,
+	w.standard_signing, w.previous_secret, w.previous_secret_until`
 
 // webhookDest returns the scan destinations of webhookCols; call fixWebhook after scanning.
 func webhookDest(w *hookd.Webhook) []any {
 	return []any{&w.ID, &w.Name, &w.URI, &w.Secret, &w.SSL, &w.Enabled, &w.Triggers, &w.TargetID,
 		&w.CreatedBy, &w.CreatedOn, &w.ModifiedBy, &w.ModifiedOn,
-		&w.LastFailureOn, &w.LastFailureContent, &w.LastSuccessOn, &w.DisabledReason, &w.LastStatus}
+		&w.LastFailureOn, &w.LastFailureContent, &w.LastSuccessOn, &w.DisabledReason, &w.LastStatus,
+		&w.StandardSigning, &w.PreviousSecret, &w.PreviousSecretUntil}
 }
 
 // fixWebhook puts the times of a scanned webhook in UTC.
@@ -26,6 +28,7 @@ func fixWebhook(w *hookd.Webhook) {
 	w.ModifiedOn = utcPtr(w.ModifiedOn)
 	w.LastFailureOn = utcPtr(w.LastFailureOn)
 	w.LastSuccessOn = utcPtr(w.LastSuccessOn)
+	w.PreviousSecretUntil = utcPtr(w.PreviousSecretUntil)
 }
 
 // scanWebhook reads one row of webhookCols. LastStatus is filled everywhere, as by the SQLite
@@ -43,11 +46,11 @@ func scanWebhook(row pgx.Row) (*hookd.Webhook, error) {
 // CreatedOn are set by the store, the delivery history starts empty.
 func (s *Store) WebhookCreate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
 	row := s.pool.QueryRow(ctx, `INSERT INTO webhooks AS w (name, uri, secret, ssl, enabled, triggers, target_id,
-			created_by, created_on, disabled_reason)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			created_by, created_on, disabled_reason, standard_signing)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		RETURNING `+webhookCols,
 		w.Name, w.URI, w.Secret, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID,
-		w.CreatedBy, s.now(), w.DisabledReason)
+		w.CreatedBy, s.now(), w.DisabledReason, w.StandardSigning)
 	out, err := scanWebhook(row)
 	if err != nil {
 		return nil, formatError("create webhook", err)
@@ -90,14 +93,25 @@ func (s *Store) WebhookFind(ctx context.Context, name, uri string) (*hookd.Webho
 }
 
 // WebhookUpdate overwrites the configuration of a webhook; ModifiedOn is the store's now, the
-// secret changes only when w.Secret is set, and enabling clears DisabledReason.
+// secret changes only when w.Secret is set, and enabling clears DisabledReason. A new secret
+// with PreviousSecretUntil rotates: the stored secret becomes the previous one (SET
+// expressions read the row as it was); a new secret without it drops any previous one; no new
+// secret keeps the rotation until it expires.
 func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
 	row := s.pool.QueryRow(ctx, `UPDATE webhooks w SET name = $2, uri = $3, ssl = $4, enabled = $5,
-			triggers = $6, target_id = $7, modified_by = $8, modified_on = $9,
+			triggers = $6, target_id = $7, modified_by = $8, modified_on = $9, standard_signing = $11,
+			previous_secret = CASE
+				WHEN $10 = '' THEN CASE WHEN w.previous_secret_until > $9 THEN w.previous_secret ELSE '' END
+				WHEN $12::timestamptz IS NULL THEN ''
+				ELSE w.secret END,
+			previous_secret_until = CASE
+				WHEN $10 = '' THEN CASE WHEN w.previous_secret_until > $9 THEN w.previous_secret_until END
+				ELSE $12::timestamptz END,
 			secret = CASE WHEN $10 = '' THEN w.secret ELSE $10 END,
 			disabled_reason = CASE WHEN $5 THEN '' ELSE w.disabled_reason END
 		WHERE w.id = $1 RETURNING `+webhookCols,
-		w.ID, w.Name, w.URI, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID, w.ModifiedBy, s.now(), w.Secret)
+		w.ID, w.Name, w.URI, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID, w.ModifiedBy, s.now(), w.Secret,
+		w.StandardSigning, microPtr(w.PreviousSecretUntil))
 	out, err := scanWebhook(row)
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("update webhook %d", w.ID), err)

@@ -12,7 +12,8 @@ import (
 // webhookColumns are the webhook columns in webhookDest order.
 var webhookColumns = []string{"id", "name", "uri", "secret", "ssl", "enabled", "triggers", "target_id",
 	"created_by", "created_on", "modified_by", "modified_on",
-	"last_failure_on", "last_failure_content", "last_success_on", "disabled_reason", "last_status"}
+	"last_failure_on", "last_failure_content", "last_success_on", "disabled_reason", "last_status",
+	"standard_signing", "previous_secret", "previous_secret_until"}
 
 var (
 	webhookCols      = columns("w.", webhookColumns) // for SELECT ... FROM webhooks w
@@ -29,7 +30,8 @@ func webhookDest(w *hookd.Webhook) []any {
 	return []any{&w.ID, &w.Name, &w.URI, &w.Secret, &w.SSL, &w.Enabled, &w.Triggers, &w.TargetID,
 		&w.CreatedBy, timeCol{&w.CreatedOn}, &w.ModifiedBy, nullTimeCol{&w.ModifiedOn},
 		nullTimeCol{&w.LastFailureOn}, &w.LastFailureContent, nullTimeCol{&w.LastSuccessOn},
-		&w.DisabledReason, &w.LastStatus}
+		&w.DisabledReason, &w.LastStatus,
+		&w.StandardSigning, &w.PreviousSecret, nullTimeCol{&w.PreviousSecretUntil}}
 }
 
 // queryer is what the read pool, the writer and a transaction have in common.
@@ -58,10 +60,11 @@ func boolInt(b bool) int {
 func (s *Store) WebhookCreate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
 	var out hookd.Webhook
 	err := s.write.QueryRowContext(ctx, `INSERT INTO webhooks
-		(name, uri, secret, ssl, enabled, triggers, target_id, created_by, created_on, disabled_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+webhookReturning,
+		(name, uri, secret, ssl, enabled, triggers, target_id, created_by, created_on, disabled_reason,
+		standard_signing)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+webhookReturning,
 		w.Name, w.URI, w.Secret, boolInt(w.SSL), boolInt(w.Enabled), int64(w.Triggers), w.TargetID,
-		w.CreatedBy, micros(s.now()), w.DisabledReason,
+		w.CreatedBy, micros(s.now()), w.DisabledReason, boolInt(w.StandardSigning),
 	).Scan(webhookDest(&out)...)
 	if err != nil {
 		return nil, fmt.Errorf("create webhook: %w", formatError(err))
@@ -118,17 +121,27 @@ func (s *Store) WebhookFind(ctx context.Context, name, uri string) (*hookd.Webho
 }
 
 // WebhookUpdate overwrites the editable fields, the secret only when w.Secret is set. Enabling
-// clears DisabledReason; saving a disabled webhook keeps it.
+// clears DisabledReason; saving a disabled webhook keeps it. A new secret with
+// PreviousSecretUntil rotates: the stored secret becomes the previous one (SET expressions read
+// the row as it was); a new secret without it drops any previous one; no new secret keeps the
+// rotation until it expires.
 func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
 	var out hookd.Webhook
 	err := s.write.QueryRowContext(ctx, `UPDATE webhooks SET
 		name = ?1, uri = ?2, ssl = ?3, enabled = ?4, triggers = ?5, target_id = ?6,
-		modified_by = ?7, modified_on = ?8,
+		modified_by = ?7, modified_on = ?8, standard_signing = ?11,
+		previous_secret = CASE
+			WHEN ?9 = '' THEN CASE WHEN previous_secret_until > ?8 THEN previous_secret ELSE '' END
+			WHEN ?12 IS NULL THEN ''
+			ELSE secret END,
+		previous_secret_until = CASE
+			WHEN ?9 = '' THEN CASE WHEN previous_secret_until > ?8 THEN previous_secret_until END
+			ELSE ?12 END,
 		secret = CASE WHEN ?9 = '' THEN secret ELSE ?9 END,
 		disabled_reason = CASE WHEN ?4 THEN '' ELSE disabled_reason END
 		WHERE id = ?10 RETURNING `+webhookReturning,
 		w.Name, w.URI, boolInt(w.SSL), boolInt(w.Enabled), int64(w.Triggers), w.TargetID,
-		w.ModifiedBy, micros(s.now()), w.Secret, w.ID,
+		w.ModifiedBy, micros(s.now()), w.Secret, w.ID, boolInt(w.StandardSigning), nullMicros(w.PreviousSecretUntil),
 	).Scan(webhookDest(&out)...)
 	if err != nil {
 		return nil, fmt.Errorf("update webhook %d: %w", w.ID, formatError(err))

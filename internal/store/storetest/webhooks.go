@@ -207,6 +207,124 @@ var webhookTests = []test{
 		h.record(t, h.result(h.claimOne(t), 204))
 		assertLastStatus(t, h, map[int64]int{w.ID: 204, quiet.ID: 0})
 	}},
+	{"WebhookStandardSigningIsWrittenByCreateAndUpdate", func(t *testing.T, h *harness) {
+		std := h.webhook(t, func(w *hookd.Webhook) { w.StandardSigning = true })
+		plain := h.webhook(t)
+		if !std.StandardSigning || plain.StandardSigning {
+			t.Fatalf("got created standardSigning %v and %v, want true and false", std.StandardSigning, plain.StandardSigning)
+		}
+		if !h.getWebhook(t, std.ID).StandardSigning {
+			t.Errorf("WebhookGet: got standardSigning false, want true")
+		}
+		h.publish(t, trigFileCreated)
+		for _, c := range h.claim(t, 10) {
+			if want := c.Webhook.ID == std.ID; c.Webhook.StandardSigning != want {
+				t.Errorf("claimed webhook %d: got standardSigning %v, want %v", c.Webhook.ID, c.Webhook.StandardSigning, want)
+			}
+		}
+		std.StandardSigning, plain.StandardSigning = false, true
+		for _, w := range []*hookd.Webhook{std, plain} {
+			got, err := h.s.WebhookUpdate(h.ctx, w)
+			if err != nil {
+				t.Fatalf("WebhookUpdate: %v", err)
+			}
+			if got.StandardSigning != w.StandardSigning {
+				t.Errorf("webhook %d: got standardSigning %v after update, want %v", w.ID, got.StandardSigning, w.StandardSigning)
+			}
+		}
+		all, err := h.s.WebhookList(h.ctx, hookd.WebhookFilter{})
+		if err != nil {
+			t.Fatalf("WebhookList: %v", err)
+		}
+		if len(all) != 2 || all[0].StandardSigning || !all[1].StandardSigning {
+			t.Errorf("WebhookList: got %d webhooks, want standardSigning false then true", len(all))
+		}
+	}},
+	{"WebhookCreateIgnoresRotationFields", func(t *testing.T, h *harness) {
+		w := h.webhook(t, func(w *hookd.Webhook) {
+			w.PreviousSecret, w.PreviousSecretUntil = "old-secret-1", ptr(T0.Add(time.Hour))
+		})
+		if w.PreviousSecret != "" || w.PreviousSecretUntil != nil {
+			t.Errorf("got previous secret set=%v until %v, want none", w.PreviousSecret != "", w.PreviousSecretUntil)
+		}
+	}},
+	{"WebhookUpdateRotatesSecret", func(t *testing.T, h *harness) {
+		w := h.webhook(t, func(w *hookd.Webhook) { w.Secret = "secret-A-123" })
+		until := T0.Add(24 * time.Hour)
+		w.Secret, w.PreviousSecret, w.PreviousSecretUntil = "secret-B-123", "ignored-by-update", &until
+		got, err := h.s.WebhookUpdate(h.ctx, w)
+		if err != nil {
+			t.Fatalf("WebhookUpdate: %v", err)
+		}
+		wantRotation(t, "after rotating to B", got, "secret-B-123", "secret-A-123", &until)
+		wantRotation(t, "WebhookGet", h.getWebhook(t, w.ID), "secret-B-123", "secret-A-123", &until)
+
+		// Saving other fields keeps the rotation while it lasts; claims carry it to the sender.
+		h.clock.Advance(time.Hour)
+		w.Secret, w.PreviousSecretUntil, w.Name = "", nil, "renamed"
+		got, err = h.s.WebhookUpdate(h.ctx, w)
+		if err != nil {
+			t.Fatalf("WebhookUpdate: %v", err)
+		}
+		wantRotation(t, "after saving without a secret", got, "secret-B-123", "secret-A-123", &until)
+		h.publish(t, trigFileCreated)
+		wantRotation(t, "claimed webhook", h.claimOne(t).Webhook, "secret-B-123", "secret-A-123", &until)
+
+		// Rotating again during the overlap keeps one previous secret: the one just replaced.
+		until2 := h.clock.Now().Add(time.Hour)
+		w.Secret, w.PreviousSecretUntil = "secret-C-123", &until2
+		if got, err = h.s.WebhookUpdate(h.ctx, w); err != nil {
+			t.Fatalf("WebhookUpdate: %v", err)
+		}
+		wantRotation(t, "after rotating to C", got, "secret-C-123", "secret-B-123", &until2)
+
+		// A new secret without an overlap replaces it at once.
+		w.Secret, w.PreviousSecretUntil = "secret-D-123", nil
+		if got, err = h.s.WebhookUpdate(h.ctx, w); err != nil {
+			t.Fatalf("WebhookUpdate: %v", err)
+		}
+		wantRotation(t, "after replacing with D", got, "secret-D-123", "", nil)
+	}},
+	{"WebhookUpdateDropsExpiredPreviousSecret", func(t *testing.T, h *harness) {
+		w := h.webhook(t, func(w *hookd.Webhook) { w.Secret = "secret-A-123" })
+		until := T0.Add(time.Minute)
+		w.Secret, w.PreviousSecretUntil = "secret-B-123", &until
+		if _, err := h.s.WebhookUpdate(h.ctx, w); err != nil {
+			t.Fatalf("WebhookUpdate: %v", err)
+		}
+		h.clock.Advance(time.Minute) // the overlap ends at its instant
+		w.Secret, w.PreviousSecretUntil = "", nil
+		got, err := h.s.WebhookUpdate(h.ctx, w)
+		if err != nil {
+			t.Fatalf("WebhookUpdate: %v", err)
+		}
+		wantRotation(t, "after the overlap", got, "secret-B-123", "", nil)
+	}},
+}
+
+// wantRotation checks a webhook's secret and rotation state; it names secrets, never prints them.
+func wantRotation(t *testing.T, what string, w *hookd.Webhook, secret, previous string, until *time.Time) {
+	t.Helper()
+	if w.Secret != secret || w.PreviousSecret != previous {
+		t.Errorf("%s: got secret %s previous %s, want %s and %s", what, secretName(w.Secret), secretName(w.PreviousSecret), secretName(secret), secretName(previous))
+	}
+	switch {
+	case until == nil && w.PreviousSecretUntil != nil:
+		t.Errorf("%s: got previous secret until %v, want none", what, *w.PreviousSecretUntil)
+	case until != nil && (w.PreviousSecretUntil == nil || !w.PreviousSecretUntil.Equal(*until)):
+		t.Errorf("%s: got previous secret until %v, want %v", what, w.PreviousSecretUntil, *until)
+	}
+}
+
+// secretName returns the letter of the fixtures' "secret-X-123" secrets.
+func secretName(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	if len(s) > 7 {
+		return s[7:8]
+	}
+	return "?"
 }
 
 func assertLastStatus(t *testing.T, h *harness, want map[int64]int) {
