@@ -102,7 +102,8 @@ func (s *Sender) client(ssl bool) *http.Client {
 
 // Send makes one attempt of the claimed delivery at time now: it builds the DocSpace body
 // (with the retry fields when the delivery was tried before), signs it with the webhook
-// secret, POSTs it and reads a capped answer. It never fails: what went wrong is in the
+// secret (and, per webhook, with the Standard Webhooks scheme, timestamped now), POSTs it and
+// reads a capped answer. It never fails: what went wrong is in the
 // returned Attempt's Error, and Status is 0 when no HTTP answer came.
 func (s *Sender) Send(ctx context.Context, c *hookd.Claim, now time.Time) hookd.Attempt {
 	d, w := c.Delivery, c.Webhook
@@ -120,7 +121,11 @@ func (s *Sender) Send(ctx context.Context, c *hookd.Claim, now time.Time) hookd.
 	att.RequestHeaders = map[string][]string{
 		"Accept":     {"*/*"},
 		"User-Agent": {"hookd/" + Version},
-		http.CanonicalHeaderKey(hookd.SignatureHeader): {hookd.Sign(w.Secret, body)},
+	}
+	// The DocSpace signature always; the Standard Webhooks headers when the webhook asks for
+	// them; the previous secret's signatures while a rotation overlaps (docs/signing.md).
+	for k, v := range hookd.SignatureHeaders(w, d.ID, body, now) {
+		att.RequestHeaders[http.CanonicalHeaderKey(k)] = []string{v}
 	}
 	if _, err := parseReceiverURL(w.URI, w.SSL); err != nil {
 		att.Error = hookd.ErrorMessage(err)
