@@ -68,6 +68,9 @@ func matrixRoutes() []matrixRoute {
 		{"GET /api/2.0/webhooks/deliveries/{id}/attempts", func(c cell) (string, string, string) {
 			return "GET", "/api/2.0/webhooks/deliveries/" + itoa(c.deliveryID) + "/attempts", ""
 		}, map[string]int{"admin-read": 200, "user-read": 200, "user-own": 200, "user-other": 403, "admin": 200}},
+		{"PUT /api/2.0/webhooks/{id}/secret", func(c cell) (string, string, string) {
+			return "PUT", "/api/2.0/webhooks/" + itoa(c.webhookID) + "/secret", `{"secretKey":"n3w-secret-key","overlap":"1h"}`
+		}, apiWriteOwned},
 		{"GET /healthz", get("/healthz"), public},
 		{"GET /readyz", get("/readyz"), public},
 		{"GET /api/2.0/openapi.json", get("/api/2.0/openapi.json"), public},

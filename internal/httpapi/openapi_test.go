@@ -32,6 +32,7 @@ var exampleOrder = []string{
 	"PUT /api/2.0/settings/webhook/{id}/retry",
 	"PUT /api/2.0/settings/webhook/retry",
 	"GET /api/2.0/webhooks/deliveries/{id}/attempts",
+	"PUT /api/2.0/webhooks/{id}/secret",
 	"GET /healthz",
 	"GET /readyz",
 	"GET /api/2.0/openapi.json",

@@ -24,6 +24,7 @@ func (a *API) routes() {
 	// hookd extensions.
 	m.Handle("POST /api/2.0/webhooks/events", a.handle(a.auth(a.handleEventPublish)))
 	m.Handle("GET /api/2.0/webhooks/deliveries/{id}/attempts", a.handle(a.auth(a.handleAttemptList)))
+	m.Handle("PUT /api/2.0/webhooks/{id}/secret", a.handle(a.auth(a.handleWebhookSecretRotate)))
 	m.Handle("GET /healthz", a.handle(a.handleHealthz))
 	m.Handle("GET /readyz", a.handle(a.handleReadyz))
 	m.Handle("GET /api/2.0/openapi.json", a.handle(a.handleOpenAPI))

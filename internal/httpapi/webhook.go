@@ -8,8 +8,8 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// webhookDTO is DocSpace's WebhooksConfigDto (spec §3.1) plus hookd's disabledReason. The
-// secret is never part of it.
+// webhookDTO is DocSpace's WebhooksConfigDto (spec §3.1) plus hookd's disabledReason,
+// standardSigning and previousSecretUntil. Neither secret is ever part of it.
 type webhookDTO struct {
 	ID                 int64         `json:"id"`
 	Name               string        `json:"name,omitempty"`
@@ -26,6 +26,11 @@ type webhookDTO struct {
 	LastFailureContent string        `json:"lastFailureContent,omitempty"`
 	LastSuccessOn      *time.Time    `json:"lastSuccessOn,omitempty"`
 	DisabledReason     string        `json:"disabledReason,omitempty"`
+	// StandardSigning: deliveries also carry the Standard Webhooks headers (hookd).
+	StandardSigning bool `json:"standardSigning"`
+	// PreviousSecretUntil is when the secret replaced by the last rotation stops signing;
+	// omitted when no rotation overlaps (hookd).
+	PreviousSecretUntil *time.Time `json:"previousSecretUntil,omitempty"`
 }
 
 // userRef is the part of DocSpace's EmployeeDto that hookd knows: the user's id.
@@ -39,8 +44,10 @@ type webhookListItem struct {
 	Status  int        `json:"status"`
 }
 
-func newWebhookDTO(w *hookd.Webhook) webhookDTO {
-	return webhookDTO{
+// newWebhookDTO returns the DTO of w at time now (which decides whether a rotation still
+// overlaps).
+func newWebhookDTO(w *hookd.Webhook, now time.Time) webhookDTO {
+	dto := webhookDTO{
 		ID:                 w.ID,
 		Name:               w.Name,
 		URI:                w.URI,
@@ -56,7 +63,12 @@ func newWebhookDTO(w *hookd.Webhook) webhookDTO {
 		LastFailureContent: w.LastFailureContent,
 		LastSuccessOn:      utcPtr(w.LastSuccessOn),
 		DisabledReason:     w.DisabledReason,
+		StandardSigning:    w.StandardSigning,
 	}
+	if w.PreviousSecretActive(now) {
+		dto.PreviousSecretUntil = utcPtr(w.PreviousSecretUntil)
+	}
+	return dto
 }
 
 func newUserRef(id string) *userRef {
@@ -89,8 +101,9 @@ func (a *API) handleWebhookList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	items := make(list[webhookListItem], 0, len(hooks))
+	now := a.clock.Now()
 	for _, h := range hooks {
-		items = append(items, webhookListItem{Configs: newWebhookDTO(h), Status: h.LastStatus})
+		items = append(items, webhookListItem{Configs: newWebhookDTO(h, now), Status: h.LastStatus})
 	}
 	return writeOK(w, r, items)
 }
@@ -125,16 +138,20 @@ func (a *API) handleWebhookCreate(w http.ResponseWriter, r *http.Request) error 
 		Triggers:  req.Triggers,
 		TargetID:  req.targetID(),
 		CreatedBy: k.UserID,
+
+		StandardSigning: req.StandardSigning != nil && *req.StandardSigning,
 	})
 	if err != nil {
 		return err
 	}
-	return writeOK(w, r, newWebhookDTO(created))
+	return writeOK(w, r, newWebhookDTO(created, a.clock.Now()))
 }
 
 // handleWebhookUpdate answers PUT /settings/webhook (spec §1.3): a full replacement, in which
 // an omitted enabled disables and an empty secret keeps the stored one. As in DocSpace the
-// input is validated before the webhook is looked up.
+// input is validated before the webhook is looked up. hookd's standardSigning keeps its value
+// when omitted, so that DocSpace clients, which do not know it, leave it alone; a new secret
+// replaces the old one at once (PUT /api/2.0/webhooks/{id}/secret rotates with an overlap).
 func (a *API) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) error {
 	k := caller(r.Context())
 	var req webhookRequest
@@ -151,8 +168,13 @@ func (a *API) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err := a.checkReceiver(r, req.URI, req.SSL); err != nil {
 		return err
 	}
-	if _, err := a.manageableWebhook(r, k, *req.ID); err != nil {
+	hook, err := a.manageableWebhook(r, k, *req.ID)
+	if err != nil {
 		return err
+	}
+	standard := hook.StandardSigning
+	if req.StandardSigning != nil {
+		standard = *req.StandardSigning
 	}
 	now := a.clock.Now().UTC()
 	updated, err := a.store.WebhookUpdate(r.Context(), &hookd.Webhook{
@@ -166,11 +188,13 @@ func (a *API) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) error 
 		TargetID:   req.targetID(),
 		ModifiedBy: k.UserID,
 		ModifiedOn: &now,
+
+		StandardSigning: standard,
 	})
 	if err != nil {
 		return err
 	}
-	return writeOK(w, r, newWebhookDTO(updated))
+	return writeOK(w, r, newWebhookDTO(updated, now))
 }
 
 // handleWebhookEnable answers PUT /settings/webhook/enable (spec §1.4). Only id and enabled
@@ -201,7 +225,7 @@ func (a *API) handleWebhookEnable(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeOK(w, r, newWebhookDTO(updated))
+	return writeOK(w, r, newWebhookDTO(updated, a.clock.Now()))
 }
 
 // handleWebhookDelete answers DELETE /settings/webhook/{id} (spec §1.5) with the deleted
@@ -219,7 +243,7 @@ func (a *API) handleWebhookDelete(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeOK(w, r, newWebhookDTO(deleted))
+	return writeOK(w, r, newWebhookDTO(deleted, a.clock.Now()))
 }
 
 // manageableWebhook returns webhook id if it exists (else 404) and k may manage it (else 403).

@@ -19,8 +19,8 @@ const (
 )
 
 // webhookRequest is the body of create, update and enable (DocSpace's
-// Create/UpdateWebhooksConfigRequestsDto). encoding/json matches keys case-insensitively, so
-// "SSL", "Enabled" or "secretkey" are read as DocSpace reads them.
+// Create/UpdateWebhooksConfigRequestsDto, plus hookd's standardSigning). encoding/json matches
+// keys case-insensitively, so "SSL", "Enabled" or "secretkey" are read as DocSpace reads them.
 type webhookRequest struct {
 	ID        *int64        `json:"id"`
 	Name      string        `json:"name"`
@@ -30,6 +30,8 @@ type webhookRequest struct {
 	SSL       bool          `json:"ssl"`
 	Triggers  hookd.Trigger `json:"triggers"`
 	TargetID  *string       `json:"targetId"`
+	// StandardSigning (hookd): false when omitted on create, unchanged when omitted on update.
+	StandardSigning *bool `json:"standardSigning"`
 }
 
 // normalize trims the blanks a form may leave around the name and the URL.
@@ -101,8 +103,8 @@ func validateURI(uri string, ssl bool) error {
 	return nil
 }
 
-// validateSecret checks a webhook secret: 8 to 50 printable ASCII characters, no spaces.
-// The message never repeats the secret.
+// validateSecret checks a webhook secret: 8 to 50 printable ASCII characters, no spaces, and
+// when it starts with whsec_, the Standard Webhooks form. The message never repeats the secret.
 func validateSecret(s string) error {
 	if s == "" {
 		return hookd.Errorf(hookd.EINVALID, "The secretKey is required.")
@@ -114,5 +116,5 @@ func validateSecret(s string) error {
 	if !ok {
 		return hookd.Errorf(hookd.EINVALID, "The secretKey must be %d to %d printable ASCII characters without spaces.", minSecretLen, maxSecretLen)
 	}
-	return nil
+	return hookd.CheckStandardSecret(s)
 }
