@@ -88,6 +88,45 @@ type Store interface {
 	AttemptRecord(ctx context.Context, results []*AttemptResult) error
 	// AttemptList returns the attempts of one delivery, first attempt first.
 	AttemptList(ctx context.Context, deliveryID int64) ([]*Attempt, error)
+
+	// ReplayCreate validates p and, in one transaction, pins every delivery matching p.Filter
+	// up to p.Filter.MaxID (nil: the largest delivery id now) as the items of a new queued job,
+	// and returns it with true. With ExcludeRetried, deliveries that another delivery already
+	// retries are pinned as skipped. When p.IdempotencyKey is set and p.CreatedBy already has
+	// a job with that key, nothing is created and that job is returned with false, even under
+	// concurrent calls. More than MaxReplayItems matches is EINVALID. A job without pending
+	// items is created done.
+	ReplayCreate(ctx context.Context, p *ReplayParams) (*Replay, bool, error)
+	// ReplayPreview counts what ReplayCreate would pin now, and returns the first p.Sample ids
+	// it would replay, without writing anything.
+	ReplayPreview(ctx context.Context, p *ReplayParams) (*ReplayPreview, error)
+	// ReplayGet returns one job.
+	ReplayGet(ctx context.Context, id int64) (*Replay, error)
+	// ReplayList returns the jobs matching f, newest first, and their number before paging.
+	ReplayList(ctx context.Context, f ReplayFilter) ([]*Replay, int64, error)
+	// ReplayItemList returns the items of one job in delivery id order, with the webhook and
+	// trigger of the original delivery, and their number before paging; ErrNotFound when the
+	// job does not exist.
+	ReplayItemList(ctx context.Context, f ReplayItemFilter) ([]*ReplayItem, int64, error)
+	// ReplayCancel stops a queued or running job: its pending items become cancelled and it
+	// is cancelled. A job already done or cancelled is returned unchanged.
+	ReplayCancel(ctx context.Context, id int64) (*Replay, error)
+	// ReplayNextDue returns when the earliest step of a queued or running job is due, the zero
+	// time when there is none. It only reads.
+	ReplayNextDue(ctx context.Context) (time.Time, error)
+	// ReplayStep does one paced step of the queued or running job whose NextStepAt is the
+	// earliest and not after now, in one transaction; with no such job it only reports
+	// NextStepAt. A step takes n items, (n, wait) = ReplayChunk(Rate, p.Limit), fewer when the
+	// job's window is nearly full: among its newest 2×Window retried items, those whose new
+	// delivery is pending, inflight, or retrying after a 429 count against Window; a full
+	// window processes nothing and waits ReplayBackoff(Rate). Each pending item, in delivery
+	// id order, becomes skipped (ExcludeRetried and a delivery retries it), retried (a new
+	// pending delivery due now, as DeliveryRetry does with the job's CreatedBy and
+	// WebhookCreatedBy = Filter.CreatedBy), or failed (gone or not visible). Because the new
+	// deliveries and the items are written in one transaction, an item is never retried
+	// twice, whatever crashes. The job becomes running, or done when no item is left, and its
+	// next step is due after wait. Concurrent callers never step the same job at once.
+	ReplayStep(ctx context.Context, p *ReplayStepParams) (*ReplayStepResult, error)
 }
 
 // DeliveryStats describes the delivery backlog at one moment.

@@ -64,7 +64,7 @@ func Run(t *testing.T, open OpenFunc) {
 	var tests []test
 	for _, group := range [][]test{
 		schemaTests, keyTests, webhookTests, publishTests, listTests, retryTests,
-		claimTests, attemptTests, opsTests,
+		claimTests, attemptTests, opsTests, replayTests,
 	} {
 		tests = append(tests, group...)
 	}
