@@ -119,8 +119,8 @@ var replayTests = []test{
 		created := h.clock.Advance(time.Second)
 		r := h.createReplay(t, replayParams(hookd.DeliveryFilter{GroupStatus: hookd.GroupStatusFailed}))
 		want := &hookd.Replay{ID: r.ID, State: hookd.ReplayStateQueued,
-			Filter:    hookd.DeliveryFilter{GroupStatus: hookd.GroupStatusFailed, MaxID: ptr(ok[0].ID)},
-			Rate:      1000, Window: 1000, CreatedBy: replayer, CreatedOn: created, NextStepAt: created, Total: 3}
+			Filter: hookd.DeliveryFilter{GroupStatus: hookd.GroupStatusFailed, MaxID: ptr(ok[0].ID)},
+			Rate:   1000, Window: 1000, CreatedBy: replayer, CreatedOn: created, NextStepAt: created, Total: 3}
 		diff(t, "created job", r, want)
 		diff(t, "stored job", mustReplay(t, h, r.ID), want)
 		// Failures after the pin are not picked up.
