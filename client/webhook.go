@@ -14,6 +14,10 @@ const (
 	pathWebhookEnable = "/api/2.0/settings/webhook/enable"
 )
 
+// DefaultSecretOverlap is how long hookd keeps signing with a replaced secret after a
+// rotation, unless told otherwise.
+const DefaultSecretOverlap = 24 * time.Hour
+
 // Webhook is a subscription (DocSpace WebhooksConfigDto). The secret is never returned.
 type Webhook struct {
 	ID                 int64      `json:"id"`
@@ -35,6 +39,11 @@ type Webhook struct {
 	// LastStatus is the HTTP status of the webhook's newest delivery, 0 if none; set by
 	// Webhooks only (the list's per-item status).
 	LastStatus int `json:"lastStatus"`
+	// StandardSigning says deliveries also carry the Standard Webhooks headers (hookd only).
+	StandardSigning bool `json:"standardSigning"`
+	// PreviousSecretUntil is, while a secret rotation overlaps, when the replaced secret stops
+	// signing; nil otherwise (hookd only).
+	PreviousSecretUntil *time.Time `json:"previousSecretUntil,omitempty"`
 }
 
 // UnmarshalJSON decodes a WebhooksConfigDto, accepting the date-time forms of every DocSpace
@@ -47,6 +56,7 @@ func (w *Webhook) UnmarshalJSON(b []byte) error {
 		ModifiedOn    flexTime `json:"modifiedOn"`
 		LastFailureOn flexTime `json:"lastFailureOn"`
 		LastSuccessOn flexTime `json:"lastSuccessOn"`
+		PreviousUntil flexTime `json:"previousSecretUntil"`
 	}
 	v.plain = (*plain)(w)
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -54,6 +64,7 @@ func (w *Webhook) UnmarshalJSON(b []byte) error {
 	}
 	w.CreatedOn, w.ModifiedOn = v.CreatedOn.ptr(), v.ModifiedOn.ptr()
 	w.LastFailureOn, w.LastSuccessOn = v.LastFailureOn.ptr(), v.LastSuccessOn.ptr()
+	w.PreviousSecretUntil = v.PreviousUntil.ptr()
 	return nil
 }
 
@@ -85,6 +96,9 @@ type WebhookParams struct {
 	SSL       bool    `json:"ssl"`
 	Triggers  Trigger `json:"triggers"`
 	TargetID  string  `json:"targetId,omitempty"`
+	// StandardSigning adds the Standard Webhooks headers to deliveries (hookd only; DocSpace
+	// ignores it). Always sent, so an update switches it off when false.
+	StandardSigning bool `json:"standardSigning"`
 }
 
 // Webhooks lists the webhooks the key may see (all of them for an admin), by id.
@@ -166,6 +180,23 @@ func (c *Client) DeleteWebhook(ctx context.Context, id int64) (*Webhook, error) 
 	var w Webhook
 	path := pathWebhook + "/" + strconv.FormatInt(id, 10)
 	if _, err := c.do(ctx, request{method: http.MethodDelete, path: path}, &w); err != nil {
+		return nil, err
+	}
+	return &w, nil
+}
+
+// RotateWebhookSecret gives webhook id a new secret (hookd only: PUT
+// /api/2.0/webhooks/{id}/secret). For overlap, the replaced secret keeps signing beside the
+// new one, so that receivers can switch without rejecting deliveries; 0 replaces it at once.
+// Use DefaultSecretOverlap unless you know better.
+func (c *Client) RotateWebhookSecret(ctx context.Context, id int64, secret string, overlap time.Duration) (*Webhook, error) {
+	body := struct {
+		SecretKey string `json:"secretKey"`
+		Overlap   string `json:"overlap"`
+	}{secret, overlap.String()}
+	var w Webhook
+	path := "/api/2.0/webhooks/" + strconv.FormatInt(id, 10) + "/secret"
+	if _, err := c.do(ctx, request{method: http.MethodPut, path: path, body: body}, &w); err != nil {
 		return nil, err
 	}
 	return &w, nil
