@@ -132,7 +132,7 @@ func TestRunnerKeepsTheJobsPace(t *testing.T) {
 		var woken atomic.Int64
 		_, stop := start(t, f.store, replay.Config{Wake: func() { woken.Add(1) }})
 		defer stop()
-		synctest.Wait() // the runner found nothing and waits for its next poll
+		synctest.Wait()  // the runner found nothing and waits for its next poll
 		job := f.job(10) // one delivery every 100 ms
 		// Nobody woke the runner: it finds the job at its next poll, within a second.
 		time.Sleep(replay.DefaultPollInterval)
