@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,7 +19,7 @@ func newWebhooksCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "webhooks",
 		Aliases: []string{"webhook"},
-		Short:   "List, create, update, enable, disable and delete webhooks",
+		Short:   "List, create, update, enable, disable and delete webhooks, and rotate their secrets",
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runWebhooksList(cmd, a, c) },
 	}
@@ -31,7 +32,7 @@ func newWebhooksCmd(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(list, newWebhookCreateCmd(a, c), newWebhookUpdateCmd(a, c),
 		newWebhookSwitchCmd(a, c, "enable", true), newWebhookSwitchCmd(a, c, "disable", false),
-		newWebhookDeleteCmd(a, c))
+		newWebhookDeleteCmd(a, c), newWebhookRotateCmd(a, c))
 	return cmd
 }
 
@@ -54,22 +55,34 @@ func writeWebhooks(w io.Writer, c *conn, hooks []*client.Webhook) error {
 		}
 		return writeJSON(w, hooks)
 	}
-	t := newTable(w, "ID", "NAME", "URI", "ENABLED", "SSL", "TRIGGERS", "LAST STATUS", "LAST SUCCESS", "LAST FAILURE")
+	t := newTable(w, "ID", "NAME", "URI", "ENABLED", "SSL", "SIGNING", "TRIGGERS", "LAST STATUS", "LAST SUCCESS", "LAST FAILURE")
 	for _, h := range hooks {
 		enabled := yesNo(h.Enabled)
 		if !h.Enabled && h.DisabledReason != "" {
 			enabled = "no (" + h.DisabledReason + ")"
 		}
-		t.row(strconv.FormatInt(h.ID, 10), h.Name, h.URI, enabled, yesNo(h.SSL), h.Triggers.String(),
+		t.row(strconv.FormatInt(h.ID, 10), h.Name, h.URI, enabled, yesNo(h.SSL), signingText(h), h.Triggers.String(),
 			statusText(h.LastStatus), localTime(h.LastSuccessOn), localTime(h.LastFailureOn))
 	}
 	return t.flush()
 }
 
+// signingText says how a webhook's deliveries are signed, and until when a rotation overlaps.
+func signingText(h *client.Webhook) string {
+	s := "docspace"
+	if h.StandardSigning {
+		s = "docspace+standard"
+	}
+	if h.PreviousSecretUntil != nil {
+		s += " (old secret until " + localTime(h.PreviousSecretUntil) + ")"
+	}
+	return s
+}
+
 // webhookFlags are the fields of a webhook as flags of create and update.
 type webhookFlags struct {
 	name, uri, secret, secretFile, triggers, targetID string
-	ssl, enabled, disabled                            bool
+	ssl, enabled, disabled, standardSigning           bool
 }
 
 func (f *webhookFlags) add(cmd *cobra.Command, create bool) {
@@ -81,6 +94,7 @@ func (f *webhookFlags) add(cmd *cobra.Command, create bool) {
 	fl.StringVar(&f.triggers, "triggers", "", `events to send: comma-separated names or a mask, "*" for all (see hookd triggers)`)
 	fl.StringVar(&f.targetID, "target-id", "", "deliver only events about this entity id")
 	fl.BoolVar(&f.ssl, "ssl", create, "verify the receiver's certificate and require https")
+	fl.BoolVar(&f.standardSigning, "standard-signing", false, "also sign with Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature); see docs/signing.md")
 	if create {
 		fl.BoolVar(&f.disabled, "disabled", false, "create it switched off")
 	} else {
@@ -133,7 +147,7 @@ func newWebhookCreateCmd(a *app, c *conn) *cobra.Command {
 			}
 			w, err := cl.CreateWebhook(cmd.Context(), client.WebhookParams{
 				Name: f.name, URI: f.uri, SecretKey: secret, Enabled: !f.disabled, SSL: f.ssl,
-				Triggers: triggers, TargetID: f.targetID,
+				Triggers: triggers, TargetID: f.targetID, StandardSigning: f.standardSigning,
 			})
 			if err != nil {
 				return c.explain(err, "")
@@ -171,7 +185,7 @@ func newWebhookUpdateCmd(a *app, c *conn) *cobra.Command {
 			}
 			// DocSpace's update replaces every field: start from the current values.
 			p := client.WebhookParams{Name: cur.Name, URI: cur.URI, SecretKey: secret, Enabled: cur.Enabled,
-				SSL: cur.SSL, Triggers: cur.Triggers, TargetID: cur.TargetID}
+				SSL: cur.SSL, Triggers: cur.Triggers, TargetID: cur.TargetID, StandardSigning: cur.StandardSigning}
 			fl := cmd.Flags()
 			if fl.Changed("name") {
 				p.Name = f.name
@@ -188,6 +202,9 @@ func newWebhookUpdateCmd(a *app, c *conn) *cobra.Command {
 			if fl.Changed("target-id") {
 				p.TargetID = f.targetID
 			}
+			if fl.Changed("standard-signing") {
+				p.StandardSigning = f.standardSigning
+			}
 			if fl.Changed("triggers") {
 				if p.Triggers, err = client.ParseTriggers(f.triggers); err != nil {
 					return withExit(ExitUsage, fmt.Errorf("--triggers: %w", err))
@@ -201,6 +218,50 @@ func newWebhookUpdateCmd(a *app, c *conn) *cobra.Command {
 		},
 	}
 	f.add(cmd, false)
+	return cmd
+}
+
+func newWebhookRotateCmd(a *app, c *conn) *cobra.Command {
+	f := &webhookFlags{}
+	var overlap time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate-secret ID --secret-file FILE [--overlap 24h]",
+		Short: "Give a webhook a new secret; the old one keeps signing beside it for the overlap",
+		Long: `Give a webhook a new secret. For the overlap (24h by default, 0s for none) deliveries
+carry a signature made with the old secret too (x-hookd-signature-256-previous, and a second
+webhook-signature entry), so receivers can switch secrets without rejecting any delivery.
+Generate a Standard Webhooks secret with:  echo "whsec_$(openssl rand -base64 32)"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids, err := parseIDs(args, "webhook")
+			if err != nil {
+				return err
+			}
+			secret, err := f.secretValue(a)
+			if err != nil {
+				return err
+			}
+			if secret == "" {
+				return withExit(ExitUsage, errors.New("a new secret (--secret-file or --secret) is required"))
+			}
+			if overlap < 0 {
+				return withExit(ExitUsage, errors.New("--overlap may not be negative"))
+			}
+			cl, err := c.client(a)
+			if err != nil {
+				return err
+			}
+			w, err := cl.RotateWebhookSecret(cmd.Context(), ids[0], secret, overlap)
+			if err != nil {
+				return c.explain(err, "webhook "+args[0])
+			}
+			return writeWebhooks(a.stdout, c, []*client.Webhook{w})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.secret, "secret", "", "the new secret key (visible in ps: prefer --secret-file)")
+	fl.StringVar(&f.secretFile, "secret-file", "", "read the new secret key from a file, or - for stdin")
+	fl.DurationVar(&overlap, "overlap", client.DefaultSecretOverlap, "how long the old secret keeps signing beside the new one (at most 720h)")
 	return cmd
 }
 
