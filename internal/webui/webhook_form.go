@@ -32,6 +32,8 @@ type webhookForm struct {
 	AllTriggers bool
 	Triggers    hookd.Trigger
 	TargetID    string
+	// StandardSigning adds the Standard Webhooks headers (docs/signing.md).
+	StandardSigning bool
 }
 
 // newWebhookForm fills the edit form from a stored webhook.
@@ -39,6 +41,7 @@ func newWebhookForm(w *hookd.Webhook) webhookForm {
 	return webhookForm{
 		ID: w.ID, Name: w.Name, URI: w.URI, SSL: w.SSL, Enabled: w.Enabled,
 		AllTriggers: w.Triggers == hookd.TriggerAll, Triggers: w.Triggers, TargetID: w.TargetID,
+		StandardSigning: w.StandardSigning,
 	}
 }
 
@@ -53,6 +56,8 @@ func parseWebhookForm(r *http.Request) (webhookForm, error) {
 		Enabled:     r.PostFormValue("enabled") != "",
 		AllTriggers: r.PostFormValue("scope") != "some",
 		TargetID:    strings.TrimSpace(r.PostFormValue("targetId")),
+
+		StandardSigning: r.PostFormValue("standardSigning") != "",
 	}
 	if f.AllTriggers {
 		return f, nil
@@ -130,8 +135,8 @@ func validateURI(uri string, ssl bool) error {
 	return nil
 }
 
-// validateSecret checks a secret: 8 to 50 printable ASCII characters, no spaces. The message
-// never repeats the secret.
+// validateSecret checks a secret: 8 to 50 printable ASCII characters, no spaces, and when it
+// starts with whsec_, the Standard Webhooks form. The message never repeats the secret.
 func validateSecret(s string) error {
 	if s == "" {
 		return hookd.Errorf(hookd.EINVALID, "The secret key is required.")
@@ -143,7 +148,7 @@ func validateSecret(s string) error {
 	if !ok {
 		return hookd.Errorf(hookd.EINVALID, "The secret key must be %d to %d printable ASCII characters without spaces.", minSecretLen, maxSecretLen)
 	}
-	return nil
+	return hookd.CheckStandardSecret(s)
 }
 
 // triggerGroup is one fieldset of the form's trigger checkboxes ("file", "room" ...).
