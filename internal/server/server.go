@@ -20,6 +20,7 @@ import (
 	"github.com/hookd/hookd/internal/httpapi"
 	"github.com/hookd/hookd/internal/janitor"
 	"github.com/hookd/hookd/internal/metrics"
+	"github.com/hookd/hookd/internal/replay"
 	"github.com/hookd/hookd/internal/webui"
 )
 
@@ -32,6 +33,7 @@ type Server struct {
 	metrics  *metrics.Metrics
 	worker   *delivery.Worker
 	janitor  *janitor.Janitor
+	replays  *replay.Runner
 	http     *http.Server
 	listener net.Listener
 }
@@ -139,6 +141,8 @@ func newWithStore(ctx context.Context, cfg Config, raw hookd.Store) (*Server, er
 		DisableAfter: cfg.DisableAfter,
 		PruneBatch:   cfg.PruneBatch,
 	})
+	// Replay jobs: started through the API, stepped here at their pace; found within a poll.
+	replays := replay.New(store, cfg.Clock, cfg.Logger, replay.Config{PollInterval: cfg.PollInterval, Wake: worker.Wake})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("/healthz", api.Handler())
@@ -158,6 +162,7 @@ func newWithStore(ctx context.Context, cfg Config, raw hookd.Store) (*Server, er
 		metrics: met,
 		worker:  worker,
 		janitor: jan,
+		replays: replays,
 		http: &http.Server{
 			Handler:           recoverPanics(cfg.Logger, mux),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -192,8 +197,8 @@ func (s *Server) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-	wg.Add(2)
+	errc := make(chan error, 4)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		if err := s.worker.Run(workCtx); err != nil {
@@ -204,6 +209,12 @@ func (s *Server) Run(ctx context.Context) error {
 		defer wg.Done()
 		if err := s.janitor.Run(workCtx); err != nil {
 			errc <- fmt.Errorf("janitor: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := s.replays.Run(workCtx); err != nil {
+			errc <- fmt.Errorf("replay runner: %w", err)
 		}
 	}()
 	if n, ok := s.raw.(notifier); ok {
