@@ -36,8 +36,11 @@ type Store interface {
 	WebhookList(ctx context.Context, f WebhookFilter) ([]*Webhook, error)
 	// WebhookFind returns the webhook with this name and URI, ErrNotFound if none.
 	WebhookFind(ctx context.Context, name, uri string) (*Webhook, error)
-	// WebhookUpdate overwrites name, URI, SSL, enabled, triggers, target id, modified by and on,
-	// and the secret when w.Secret is not empty. Enabling clears DisabledReason.
+	// WebhookUpdate overwrites name, URI, SSL, enabled, triggers, target id, standard signing,
+	// modified by and on, and the secret when w.Secret is not empty. Enabling clears
+	// DisabledReason. A new secret with PreviousSecretUntil set rotates: the stored secret
+	// becomes PreviousSecret until then. A new secret without it replaces the secret at once and
+	// ends any rotation; no new secret keeps a running rotation and clears an expired one.
 	WebhookUpdate(ctx context.Context, w *Webhook) (*Webhook, error)
 	// WebhookSetEnabled switches a webhook on or off; reason is kept as DisabledReason when
 	// disabling (empty for a person's choice) and cleared when enabling.
