@@ -1,6 +1,11 @@
 package hookd
 
-import "time"
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // DefaultRetrySchedule is the wait before each automatic retry, close to Svix's: the first
 // attempt goes out at once, then retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h,
@@ -40,4 +45,33 @@ func Classify(schedule []time.Duration, n, status int) (Outcome, time.Duration) 
 		return OutcomeFailed, 0
 	}
 	return OutcomeRetry, d
+}
+
+// MaxRetryAfter caps how long a receiver's Retry-After may push a retry out.
+const MaxRetryAfter = 24 * time.Hour
+
+// RetryAfter reads the Retry-After header of an answer (seconds, or an HTTP date relative to
+// now) and returns the wait it asks for, capped at MaxRetryAfter, and whether there was one.
+func RetryAfter(header map[string][]string, now time.Time) (time.Duration, bool) {
+	var v string
+	for k, vs := range header {
+		if len(vs) > 0 && strings.EqualFold(k, "Retry-After") {
+			v = strings.TrimSpace(vs[0])
+		}
+	}
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		d = time.Duration(min(n, int64(MaxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = max(t.Sub(now), 0)
+	} else {
+		return 0, false
+	}
+	return min(d, MaxRetryAfter), true
 }

@@ -259,7 +259,14 @@ func (w *Worker) attempt(ctx context.Context, c *hookd.Claim) *hookd.AttemptResu
 	outcome, delay := hookd.Classify(w.cfg.Schedule, res.Attempt.Number, res.Attempt.Status)
 	res.Outcome = outcome
 	if outcome == hookd.OutcomeRetry {
-		res.NextAttemptAt = w.clock.Now().Add(hookd.Jitter(delay, w.cfg.RandFunc()))
+		now := w.clock.Now()
+		res.NextAttemptAt = now.Add(hookd.Jitter(delay, w.cfg.RandFunc()))
+		// A receiver that says when to come back (429, 503) is not retried sooner.
+		if s := res.Attempt.Status; s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable {
+			if after, ok := hookd.RetryAfter(res.Attempt.ResponseHeaders, now); ok && now.Add(after).After(res.NextAttemptAt) {
+				res.NextAttemptAt = now.Add(after)
+			}
+		}
 	}
 	if res.Attempt.Status == http.StatusGone {
 		res.DisableWebhook = "receiver answered 410 Gone"
