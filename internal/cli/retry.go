@@ -26,8 +26,17 @@ type retryReport struct {
 	// Unaccounted counts ids the server skipped without saying which (a server whose new
 	// deliveries do not name the one they retry).
 	Unaccounted int `json:"unaccounted,omitempty"`
-	// WouldRetry lists, on a dry run, the deliveries a real run would retry.
+	// WouldRetry lists, on a dry run, the deliveries a real run would retry: all of them when
+	// paging through the log, the first 100 when the server's replay job answers.
 	WouldRetry []*client.Delivery `json:"wouldRetry,omitempty"`
+	// WouldRetryCount is, on a dry run, how many deliveries a real run would retry.
+	WouldRetryCount int `json:"wouldRetryCount,omitempty"`
+	// SkippedCount is how many deliveries were left alone as already retried, when the server
+	// counted them without listing them (a replay job's dry run).
+	SkippedCount int `json:"skippedCount,omitempty"`
+	// ReplayID is the server's replay job that did the work, 0 when the CLI paged through the
+	// log and retried in batches itself.
+	ReplayID int64 `json:"replayId,omitempty"`
 }
 
 // retryPair links a retried delivery to the new delivery that re-sends it.
@@ -43,17 +52,25 @@ func newRetryCmd(a *app) *cobra.Command {
 	f := &logFlags{}
 	var failed, dryRun, includeRetried bool
 	var batch int
+	rp := &replayFlags{}
 	cmd := &cobra.Command{
 		Use:   "retry ID... | retry --failed [filters]",
 		Short: "Send deliveries again, as new deliveries",
 		Long: `Send deliveries again. Each retry creates a new delivery (new id, same payload) linked to
 the one it retries, as DocSpace does.
 
-retry ID... retries the given deliveries. retry --failed finds every delivery whose last
-attempt failed (narrowed by the filters), then retries them in batches of at most 100. The
-list is taken before the first retry, so deliveries created meanwhile, including the
-retries themselves, are not picked up. A delivery that was already retried before is left
-alone unless --include-retried is given. The exit code is 6 when some could not be retried.`,
+retry ID... retries the given deliveries. retry --failed retries every delivery whose last
+attempt failed (narrowed by the filters). The selection is taken before the first retry, so
+deliveries created meanwhile, including the retries themselves, are not picked up. A
+delivery that was already retried before is left alone unless --include-retried is given.
+The exit code is 6 when some could not be retried.
+
+Against a hookd server, retry --failed starts a replay job on the server (docs/replay.md):
+the server re-sends the deliveries at --rate per second, with at most --window of them
+waiting for an answer, and the command shows its progress until it is done. Ctrl-C cancels
+the job. Repeating the command with the same --idempotency-key finds the job it started
+instead of starting another. Against DocSpace, or with --client-side, the command pages
+through the log and retries in batches of at most 100 itself.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if batch < 1 || batch > client.MaxPageSize {
 				return withExit(ExitUsage, fmt.Errorf("--batch-size %d: use 1 to %d", batch, client.MaxPageSize))
@@ -61,9 +78,10 @@ alone unless --include-retried is given. The exit code is 6 when some could not 
 			if failed == (len(args) > 0) {
 				return withExit(ExitUsage, errors.New("give delivery ids, or --failed with optional filters"))
 			}
-			r := &retryRun{a: a, c: c, batch: batch, dryRun: dryRun}
+			r := &retryRun{a: a, c: c, batch: batch, dryRun: dryRun, replay: rp}
 			if !failed {
-				for _, name := range []string{"since", "from", "to", "hook-uri", "webhook", "user-id", "trigger", "include-retried"} {
+				for _, name := range []string{"since", "from", "to", "hook-uri", "webhook", "user-id", "trigger", "include-retried",
+					"rate", "window", "idempotency-key", "client-side"} {
 					if cmd.Flags().Changed(name) {
 						return withExit(ExitUsage, fmt.Errorf("--%s works with --failed only", name))
 					}
@@ -89,6 +107,7 @@ alone unless --include-retried is given. The exit code is 6 when some could not 
 	fl.BoolVar(&dryRun, "dry-run", false, "list what would be retried, retry nothing")
 	fl.BoolVar(&includeRetried, "include-retried", false, "with --failed, also retry deliveries already retried before")
 	fl.IntVar(&batch, "batch-size", client.MaxPageSize, "ids per retry request, at most 100")
+	rp.add(cmd)
 	return cmd
 }
 
@@ -99,6 +118,7 @@ type retryRun struct {
 	cl     *client.Client
 	batch  int
 	dryRun bool
+	replay *replayFlags
 	rep    retryReport
 	// batchFailed is set when a batch failed as a whole (not because its ids were unknown).
 	batchFailed bool
@@ -148,6 +168,11 @@ func (r *retryRun) failed(ctx context.Context, df client.DeliveryFilter, include
 	}
 	r.cl = cl
 	df.GroupStatus = client.GroupStatusFailed
+	if !r.replay.clientSide {
+		if handled, err := r.replayFailed(ctx, df, includeRetried); handled {
+			return err
+		}
+	}
 	rows, hookd, err := r.collect(ctx, df)
 	var ce *client.Error
 	if errors.As(err, &ce) && ce.StatusCode == http.StatusBadRequest && strings.Contains(strings.ToLower(ce.Message), "groupstatus") {
@@ -375,6 +400,9 @@ func (r *retryRun) write() error {
 		rep.Retried = []retryPair{}
 	}
 	rep.DryRun = r.dryRun
+	if r.dryRun && rep.WouldRetryCount == 0 {
+		rep.WouldRetryCount = len(rep.WouldRetry) // paged: every one is listed
+	}
 	if r.c.json() {
 		return writeJSON(r.a.stdout, rep)
 	}
@@ -383,7 +411,11 @@ func (r *retryRun) write() error {
 		if err := writeDeliveries(w, rep.WouldRetry); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(w, "dry run: would retry %d of %d deliveries%s\n", len(rep.WouldRetry), rep.Matched, skippedNote(rep))
+		shown := ""
+		if rep.WouldRetryCount > len(rep.WouldRetry) {
+			shown = fmt.Sprintf(" (the first %d shown)", len(rep.WouldRetry))
+		}
+		_, err := fmt.Fprintf(w, "dry run: would retry %d of %d deliveries%s%s\n", rep.WouldRetryCount, rep.Matched, skippedNote(rep), shown)
 		return err
 	}
 	if len(rep.Retried) > 0 && len(rep.Retried) <= 1000 {
@@ -400,10 +432,11 @@ func (r *retryRun) write() error {
 }
 
 func skippedNote(rep *retryReport) string {
-	if len(rep.Skipped) == 0 {
+	n := max(len(rep.Skipped), rep.SkippedCount)
+	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%d already retried before, left alone; --include-retried retries them too)", len(rep.Skipped))
+	return fmt.Sprintf(" (%d already retried before, left alone; --include-retried retries them too)", n)
 }
 
 // joinIDs lists ids, the first 20 of them.

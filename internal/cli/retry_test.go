@@ -59,8 +59,32 @@ func retryLinks(t testing.TB, e *servertest.Env) (byOriginal map[int64]int, all 
 	return byOriginal, all
 }
 
+// retryPaths are the two ways retry --failed works: a replay job on the server, and paging
+// through the log with batches of retries from the command line (DocSpace, --client-side).
+var retryPaths = []struct {
+	name string
+	args []string
+}{{"ReplayJob", nil}, {"ClientSide", []string{"--client-side"}}}
+
+// checkPath checks that the report says which path did the work.
+func checkPath(t testing.TB, rep retryReport, args []string) {
+	t.Helper()
+	if replayed := rep.ReplayID != 0; replayed != (len(args) == 0) {
+		t.Errorf("got replayId %d with args %v, want a replay job exactly when not --client-side", rep.ReplayID, args)
+	}
+}
+
 func TestRetryFailedWhileEventsArrive(t *testing.T) {
 	t.Parallel()
+	for _, path := range retryPaths {
+		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
+			testRetryFailedWhileEventsArrive(t, path.args)
+		})
+	}
+}
+
+func testRetryFailedWhileEventsArrive(t *testing.T, extra []string) {
 	e := startServer(t)
 	rc := newReceiver(t, "outage-secret", 503)
 	createWebhook(t, e, rc, "down")
@@ -90,7 +114,7 @@ func TestRetryFailedWhileEventsArrive(t *testing.T) {
 			}
 		}
 	})
-	r := runCLI(t, e.URL, e.AdminKey, "", "retry", "--failed", "-o", "json")
+	r := runCLI(t, e.URL, e.AdminKey, "", append([]string{"retry", "--failed", "-o", "json"}, extra...)...)
 	close(stop)
 	wg.Wait()
 	if r.code != ExitOK {
@@ -100,6 +124,7 @@ func TestRetryFailedWhileEventsArrive(t *testing.T) {
 		t.Fatalf("no event was published during the run: the test proves nothing")
 	}
 	rep := decodeJSON[retryReport](t, r)
+	checkPath(t, rep, extra)
 	if rep.Matched < n || len(rep.Retried) != rep.Matched || len(rep.NotRetried) != 0 || len(rep.Skipped) != 0 {
 		t.Errorf("got report matched %d retried %d notRetried %d skipped %d, want all %d+ retried",
 			rep.Matched, len(rep.Retried), len(rep.NotRetried), len(rep.Skipped), n)
@@ -144,6 +169,15 @@ func TestRetryFailedWhileEventsArrive(t *testing.T) {
 
 func TestRetryFailedTwiceLeavesRetriedAlone(t *testing.T) {
 	t.Parallel()
+	for _, path := range retryPaths {
+		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
+			testRetryFailedTwiceLeavesRetriedAlone(t, path.args)
+		})
+	}
+}
+
+func testRetryFailedTwiceLeavesRetriedAlone(t *testing.T, extra []string) {
 	e := startServer(t)
 	rc := newReceiver(t, "twice-secret", 500)
 	hook := createWebhook(t, e, rc, "flaky")
@@ -153,7 +187,13 @@ func TestRetryFailedTwiceLeavesRetriedAlone(t *testing.T) {
 	settled(t, e)
 
 	// First run, narrowed to one webhook; the receiver is still down, so the retries fail.
-	rep := decodeJSON[retryReport](t, mustRun(t, e, "retry", "--failed", "--webhook", strconv.FormatInt(hook, 10), "--batch-size", "7", "-o", "json"))
+	run := func(args ...string) retryReport {
+		t.Helper()
+		rep := decodeJSON[retryReport](t, mustRun(t, e, append(append([]string{"retry", "--failed"}, args...), extra...)...))
+		checkPath(t, rep, extra)
+		return rep
+	}
+	rep := run("--webhook", strconv.FormatInt(hook, 10), "--batch-size", "7", "-o", "json")
 	if len(rep.Retried) != 30 {
 		t.Fatalf("first run retried %d, want 30", len(rep.Retried))
 	}
@@ -161,13 +201,13 @@ func TestRetryFailedTwiceLeavesRetriedAlone(t *testing.T) {
 
 	rc.status.Store(200) // the receiver is back
 	// Second run: the 30 originals were retried already; only the 30 failed retries go again.
-	rep = decodeJSON[retryReport](t, mustRun(t, e, "retry", "--failed", "--webhook", strconv.FormatInt(hook, 10), "-o", "json"))
+	rep = run("--webhook", strconv.FormatInt(hook, 10), "-o", "json")
 	if len(rep.Retried) != 30 || len(rep.Skipped) != 30 {
 		t.Fatalf("second run retried %d and skipped %d, want 30 and 30", len(rep.Retried), len(rep.Skipped))
 	}
 	settled(t, e)
 	// Third run: everything of the webhook is delivered or retried; nothing goes out.
-	rep = decodeJSON[retryReport](t, mustRun(t, e, "retry", "--failed", "--webhook", strconv.FormatInt(hook, 10), "-o", "json"))
+	rep = run("--webhook", strconv.FormatInt(hook, 10), "-o", "json")
 	if len(rep.Retried) != 0 || len(rep.Skipped) != 60 {
 		t.Errorf("third run retried %d and skipped %d, want 0 and 60", len(rep.Retried), len(rep.Skipped))
 	}
@@ -195,6 +235,15 @@ func TestRetryFailedTwiceLeavesRetriedAlone(t *testing.T) {
 
 func TestRetryFailedDryRun(t *testing.T) {
 	t.Parallel()
+	for _, path := range retryPaths {
+		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
+			testRetryFailedDryRun(t, path.args)
+		})
+	}
+}
+
+func testRetryFailedDryRun(t *testing.T, extra []string) {
 	e := startServer(t)
 	rc := newReceiver(t, "dry-secret", 404)
 	createWebhook(t, e, rc, "gone")
@@ -202,19 +251,19 @@ func TestRetryFailedDryRun(t *testing.T) {
 	settled(t, e)
 	before := len(deliveries(t, e, hookd.DeliveryFilter{}))
 
-	r := mustRun(t, e, "retry", "--failed", "--dry-run")
+	r := mustRun(t, e, append([]string{"retry", "--failed", "--dry-run"}, extra...)...)
 	if !strings.Contains(r.stdout, "dry run: would retry 5 of 5 deliveries") || strings.Count(r.stdout, "file.created") != 5 {
 		t.Errorf("dry run printed %q, want the 5 deliveries and a summary", r.stdout)
 	}
-	rep := decodeJSON[retryReport](t, mustRun(t, e, "retry", "--failed", "--dry-run", "-o", "json", "--since", "1h"))
-	if !rep.DryRun || len(rep.WouldRetry) != 5 || len(rep.Retried) != 0 {
+	rep := decodeJSON[retryReport](t, mustRun(t, e, append([]string{"retry", "--failed", "--dry-run", "-o", "json", "--since", "1h"}, extra...)...))
+	if !rep.DryRun || len(rep.WouldRetry) != 5 || rep.WouldRetryCount != 5 || len(rep.Retried) != 0 || rep.ReplayID != 0 {
 		t.Errorf("got report %+v, want 5 to retry, none retried", rep)
 	}
 	if after := len(deliveries(t, e, hookd.DeliveryFilter{})); after != before {
 		t.Errorf("dry run made deliveries: %d before, %d after", before, after)
 	}
 	// A filter that matches nothing retries nothing, successfully.
-	rep = decodeJSON[retryReport](t, mustRun(t, e, "retry", "--failed", "--trigger", "room.created", "-o", "json"))
+	rep = decodeJSON[retryReport](t, mustRun(t, e, append([]string{"retry", "--failed", "--trigger", "room.created", "-o", "json"}, extra...)...))
 	if rep.Matched != 0 {
 		t.Errorf("got %d matched for another trigger, want 0", rep.Matched)
 	}
