@@ -83,8 +83,8 @@ func (req *publishRequest) params(k *hookd.Key) (*hookd.EventPublishParams, erro
 	if isNull(req.TargetID) {
 		target = payloadID(req.Payload)
 	}
-	if utf8.RuneCountInString(target) > maxTargetIDLen {
-		return nil, hookd.Errorf(hookd.EINVALID, "The targetId must be at most %d characters long.", maxTargetIDLen)
+	if utf8.RuneCountInString(target) > hookd.WebhookTargetIDMax {
+		return nil, hookd.Errorf(hookd.EINVALID, "The targetId must be at most %d characters long.", hookd.WebhookTargetIDMax)
 	}
 	createdBy := k.UserID
 	if req.CreateBy != "" {

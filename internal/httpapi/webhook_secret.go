@@ -48,7 +48,7 @@ func (a *API) handleWebhookSecretRotate(w http.ResponseWriter, r *http.Request) 
 	if err := a.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := validateSecret(req.SecretKey); err != nil {
+	if err := hookd.CheckSecret(req.SecretKey, hookd.APIFieldLabels.Secret); err != nil {
 		return err
 	}
 	overlap, err := req.overlap()

@@ -2,23 +2,14 @@ package webui
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/hookd/hookd"
 )
 
-// Limits of the webhook fields, the API's (spec §3.3): the secret's 8–50 printable ASCII
-// characters widen DocSpace's default password policy (8–30), whose DTO allows 50.
-const (
-	maxNameLen     = 50
-	maxTargetIDLen = 255
-	maxURILen      = 2048
-	minSecretLen   = 8
-	maxSecretLen   = 50
-)
+// uiLabels name the form's fields in validation messages.
+var uiLabels = hookd.FieldLabels{Name: "name", URI: "payload URL", Secret: "secret key", TargetID: "target id", SSL: "SSL verification"}
 
 // webhookForm is the create and edit form. The secret is read but never written back into
 // a page: after a failed submit the person types it again.
@@ -81,74 +72,17 @@ func (f webhookForm) Has(t hookd.Trigger) bool {
 // problem as an EINVALID error. create makes the secret mandatory; on edit an empty secret
 // keeps the stored one.
 func (f *webhookForm) validate(k *hookd.Key, create bool) error {
-	switch {
-	case f.Name == "":
-		return hookd.Errorf(hookd.EINVALID, "The name is required.")
-	case utf8.RuneCountInString(f.Name) > maxNameLen:
-		return hookd.Errorf(hookd.EINVALID, "The name must be at most %d characters long.", maxNameLen)
-	}
-	if err := validateURI(f.URI, f.SSL); err != nil {
-		return err
-	}
-	if f.Secret != "" || create {
-		if err := validateSecret(f.Secret); err != nil {
-			return err
-		}
-	}
-	if utf8.RuneCountInString(f.TargetID) > maxTargetIDLen {
-		return hookd.Errorf(hookd.EINVALID, "The target id must be at most %d characters long.", maxTargetIDLen)
-	}
-	if !f.AllTriggers && f.Triggers == 0 {
-		return hookd.Errorf(hookd.EINVALID, "Pick at least one trigger, or choose \"Send everything\".")
-	}
 	if f.AllTriggers {
 		f.Triggers = hookd.TriggerAll
 	}
-	if !isAdmin(k) && f.Triggers.UserUnavailable() != 0 {
-		return hookd.Errorf(hookd.EINVALID, "Trigger is not available")
+	err := hookd.ValidateWebhook(hookd.WebhookFields{
+		Name: f.Name, URI: f.URI, Secret: f.Secret, TargetID: f.TargetID,
+		SSL: f.SSL, Triggers: f.Triggers,
+	}, k.Role, create, uiLabels)
+	if err == nil && !f.AllTriggers && f.Triggers == 0 {
+		return hookd.Errorf(hookd.EINVALID, "Pick at least one trigger, or choose \"Send everything\".")
 	}
-	return nil
-}
-
-// validateURI checks a receiver URL's syntax: absolute, http or https, https when ssl is on.
-// Whether the host may be called is Config.CheckURL's business.
-func validateURI(uri string, ssl bool) error {
-	if uri == "" {
-		return hookd.Errorf(hookd.EINVALID, "The payload URL is required.")
-	}
-	if len(uri) > maxURILen {
-		return hookd.Errorf(hookd.EINVALID, "The payload URL must be at most %d characters long.", maxURILen)
-	}
-	u, err := url.Parse(uri)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "" {
-		return hookd.Errorf(hookd.EINVALID, "The payload URL must be an absolute http or https URL.")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if ssl {
-			return hookd.Errorf(hookd.EINVALID, "HTTPS is required: the payload URL must start with https:// when SSL verification is on.")
-		}
-	default:
-		return hookd.Errorf(hookd.EINVALID, "Invalid URL scheme %q: only http and https are allowed.", u.Scheme)
-	}
-	return nil
-}
-
-// validateSecret checks a secret: 8 to 50 printable ASCII characters, no spaces, and when it
-// starts with whsec_, the Standard Webhooks form. The message never repeats the secret.
-func validateSecret(s string) error {
-	if s == "" {
-		return hookd.Errorf(hookd.EINVALID, "The secret key is required.")
-	}
-	ok := len(s) >= minSecretLen && len(s) <= maxSecretLen
-	for i := 0; ok && i < len(s); i++ {
-		ok = s[i] >= 0x21 && s[i] <= 0x7e
-	}
-	if !ok {
-		return hookd.Errorf(hookd.EINVALID, "The secret key must be %d to %d printable ASCII characters without spaces.", minSecretLen, maxSecretLen)
-	}
-	return hookd.CheckStandardSecret(s)
+	return err
 }
 
 // triggerGroup is one fieldset of the form's trigger checkboxes ("file", "room" ...).
