@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -178,7 +180,7 @@ func Query(ctx context.Context, cfg QueryConfig) (*QueryReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &queryRun{cfg: &cfg, cl: cl, hooks: hooks, rc: newReceiverClient(recv.url)}
+	q := &queryRun{cfg: &cfg, cl: cl, hooks: hooks, rc: newReceiverClient(recv.url), reused: rep.Generated == 0}
 	defer q.rc.hc.CloseIdleConnections()
 	if rep.Listings, err = q.listings(ctx); err != nil {
 		return nil, err
@@ -305,6 +307,9 @@ type queryRun struct {
 	cl    *client.Client
 	hooks *queryHooks
 	rc    *receiverClient
+	// reused is set when the history comes from an earlier run, whose retry by filter
+	// already retried the failed deliveries.
+	reused bool
 }
 
 // listings times the log queries: a webhook's 2xx deliveries and a ten-day range (the middle
@@ -379,45 +384,26 @@ func (q *queryRun) retryIDs(ctx context.Context) (Latency, error) {
 // compares the live latency before and during the retry and its drain.
 func (q *queryRun) retryByFilter(ctx context.Context, url, key string) (RetryByFilter, error) {
 	cfg := q.cfg
-	out := RetryByFilter{Deliveries: cfg.RetryFailed}
-	stop := make(chan struct{})
-	live := make(chan *PublishResult, 1)
-	liveStart := time.Now()
-	go func() {
-		live <- publish(ctx, q.cl, publishParams{events: 1 << 40, concurrency: 4, rate: cfg.LiveRate,
-			trigger: liveTrigger, seq0: 1 << 40, stop: stop})
-	}()
-	stopLive := func() *PublishResult {
-		if stop != nil {
-			close(stop)
-			stop = nil
-		}
-		return <-live
-	}
+	var out RetryByFilter
+	live := q.startLive(ctx)
 	progressf(cfg.Progress, "query: live traffic at %g events/s for %s", cfg.LiveRate, cfg.LiveWindow)
 	select {
 	case <-time.After(cfg.LiveWindow):
 	case <-ctx.Done():
-		stopLive()
+		live.stop()
 		return out, ctx.Err()
 	}
 	retryStart := time.Now()
-	progressf(cfg.Progress, "query: hookd retry --failed of %d deliveries", cfg.RetryFailed)
-	c, err := startChild(ctx, cfg.Exec, "hookd retry", []string{"retry", "--failed", "--webhook",
-		strconv.FormatInt(q.hooks.retry, 10), "--url", url, "-o", "json"}, []string{"HOOKD_KEY=" + key}, "", io.Discard)
+	n, err := q.retryCommand(ctx, url, key)
 	if err != nil {
-		stopLive()
+		live.stop()
 		return out, err
 	}
-	if _, err := c.wait(ctx); err != nil {
-		stopLive()
-		return out, err
-	}
-	out.Command = time.Since(retryStart)
-	progressf(cfg.Progress, "query: retry command took %s; waiting for the receiver", out.Command.Round(time.Millisecond))
-	_, err = q.rc.waitFor(ctx, cfg.Timeout, func(s ReceiverStats) bool { return s.ByPath[ClassOK+"/retry"] >= cfg.RetryFailed })
+	out.Deliveries, out.Command = n, time.Since(retryStart)
+	progressf(cfg.Progress, "query: retry command retried %d in %s; waiting for the receiver", n, out.Command.Round(time.Millisecond))
+	_, err = q.rc.waitFor(ctx, cfg.Timeout, func(s ReceiverStats) bool { return s.ByPath[ClassOK+"/retry"] >= n })
 	drainedAt := time.Now()
-	pub := stopLive()
+	pub := live.stop()
 	if err != nil {
 		return out, err
 	}
@@ -426,7 +412,7 @@ func (q *queryRun) retryByFilter(ctx context.Context, url, key string) (RetryByF
 	if _, err := q.rc.waitFor(ctx, cfg.Timeout, func(s ReceiverStats) bool { return s.ByPath[ClassOK+"/live"] >= pub.Accepted }); err != nil {
 		return out, err
 	}
-	warm := liveStart.Add(time.Second).UnixNano() // the first second warms connections up
+	warm := live.start.Add(time.Second).UnixNano() // the first second warms connections up
 	before, err := q.rc.latency(ctx, LatencyQuery{Label: "live", PubFrom: warm, PubTo: retryStart.UnixNano()})
 	if err != nil {
 		return out, err
@@ -440,4 +426,52 @@ func (q *queryRun) retryByFilter(ctx context.Context, url, key string) (RetryByF
 		out.Degradation = float64(during.P95)/float64(before.P95) - 1
 	}
 	return out, nil
+}
+
+// liveTraffic is a publisher running at a steady rate until stopped.
+type liveTraffic struct {
+	start time.Time
+	quit  chan struct{}
+	done  chan *PublishResult
+}
+
+// startLive publishes live events, to the live webhook only, at cfg.LiveRate.
+func (q *queryRun) startLive(ctx context.Context) *liveTraffic {
+	l := &liveTraffic{start: time.Now(), quit: make(chan struct{}), done: make(chan *PublishResult, 1)}
+	go func() {
+		l.done <- publish(ctx, q.cl, publishParams{events: 1 << 40, concurrency: 4, rate: q.cfg.LiveRate,
+			trigger: liveTrigger, seq0: 1 << 40, stop: l.quit})
+	}()
+	return l
+}
+
+// stop ends the traffic and returns what it published.
+func (l *liveTraffic) stop() *PublishResult {
+	close(l.quit)
+	return <-l.done
+}
+
+// retryCommand runs `hookd retry --failed` on the retry webhook and returns how many
+// deliveries it retried.
+func (q *queryRun) retryCommand(ctx context.Context, url, key string) (int64, error) {
+	progressf(q.cfg.Progress, "query: hookd retry --failed --webhook %d", q.hooks.retry)
+	args := []string{"retry", "--failed", "--webhook", strconv.FormatInt(q.hooks.retry, 10), "--url", url, "-o", "json"}
+	if q.reused {
+		args = append(args, "--include-retried") // an earlier run retried them already
+	}
+	var stdout bytes.Buffer
+	c, err := startChild(ctx, q.cfg.Exec, "hookd retry", args, []string{"HOOKD_KEY=" + key}, "", &stdout)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := c.wait(ctx); err != nil {
+		return 0, err
+	}
+	var report struct {
+		Retried []json.RawMessage `json:"retried"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
+		return 0, fmt.Errorf("hookd retry output: %w", err)
+	}
+	return int64(len(report.Retried)), nil
 }

@@ -188,26 +188,11 @@ func (e *env) hookd(ctx context.Context) (*RunResult, error) {
 		return nil, err
 	}
 	res := &RunResult{}
-	hooks, err := prepareStore(ctx, cfg.DB, benchHooks(e.targets))
-	if err != nil {
-		return nil, err
-	}
-	db, err := openBenchDB(ctx, cfg.DB)
+	db, err := e.prepare(ctx, res)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	if cfg.Backlog {
-		progressf(cfg.Progress, "hookd: writing a backlog of %d deliveries into the store", e.expected())
-		t0 := time.Now()
-		if err := db.insertPending(ctx, hooks, 0, int64(cfg.Events), time.Now()); err != nil {
-			return nil, fmt.Errorf("generate backlog: %w", err)
-		}
-		if err := db.finish(ctx); err != nil {
-			return nil, err
-		}
-		res.Generated = time.Since(t0)
-	}
 	key := hookd.NewKeySecret()
 	srv, err := startServer(ctx, cfg.Exec, cfg.DB, key, cfg.Concurrency, cfg.RetrySchedule)
 	if err != nil {
@@ -218,16 +203,8 @@ func (e *env) hookd(ctx context.Context) (*RunResult, error) {
 	srv0, _ := liveUsage(srv.pid())
 	recv0, _ := liveUsage(e.recv.pid())
 	if !cfg.Backlog {
-		hc := loadClient(cfg.Concurrency)
-		defer hc.CloseIdleConnections()
-		cl, err := client.New(srv.url, key, client.WithHTTPClient(hc), client.WithRetries(0))
-		if err != nil {
+		if res.Publish, err = e.publish(ctx, srv.url, key); err != nil {
 			return nil, err
-		}
-		progressf(cfg.Progress, "hookd: publishing %d events to %d webhooks", cfg.Events, cfg.Webhooks)
-		res.Publish = publish(ctx, cl, publishParams{events: cfg.Events, concurrency: cfg.Concurrency, rate: cfg.Rate, trigger: benchTrigger})
-		if res.Publish.Errors > 0 {
-			return nil, fmt.Errorf("publish: %d of %d events failed, first: %s", res.Publish.Errors, cfg.Events, res.Publish.FirstErr)
 		}
 		start = res.Publish.start
 	}
@@ -260,8 +237,53 @@ func (e *env) hookd(ctx context.Context) (*RunResult, error) {
 			return nil, err
 		}
 	}
-	progressf(cfg.Progress, "hookd: %.0f deliveries/s received, %.0f/s recorded, p99 %s",
-		res.DeliveriesPerSec, res.RecordedPerSec, ms(res.Latency.P99))
+	progressf(cfg.Progress, "hookd: %.0f deliveries/s received, %.0f/s recorded", res.DeliveriesPerSec, res.RecordedPerSec)
+	return res, nil
+}
+
+// prepare creates the webhooks and, for a backlog run, writes the backlog into the store. It
+// returns the benchmark's own connection to the database, which the caller closes.
+func (e *env) prepare(ctx context.Context, res *RunResult) (benchDB, error) {
+	cfg := e.cfg
+	hooks, err := prepareStore(ctx, cfg.DB, benchHooks(e.targets))
+	if err != nil {
+		return nil, err
+	}
+	db, err := openBenchDB(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Backlog {
+		return db, nil
+	}
+	progressf(cfg.Progress, "hookd: writing a backlog of %d deliveries into the store", e.expected())
+	t0 := time.Now()
+	if err := db.insertPending(ctx, hooks, 0, int64(cfg.Events), time.Now()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("generate backlog: %w", err)
+	}
+	if err := db.finish(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	res.Generated = time.Since(t0)
+	return db, nil
+}
+
+// publish sends the run's events through the server at url.
+func (e *env) publish(ctx context.Context, url, key string) (*PublishResult, error) {
+	cfg := e.cfg
+	hc := loadClient(cfg.Concurrency)
+	defer hc.CloseIdleConnections()
+	cl, err := client.New(url, key, client.WithHTTPClient(hc), client.WithRetries(0))
+	if err != nil {
+		return nil, err
+	}
+	progressf(cfg.Progress, "hookd: publishing %d events to %d webhooks", cfg.Events, cfg.Webhooks)
+	res := publish(ctx, cl, publishParams{events: cfg.Events, concurrency: cfg.Concurrency, rate: cfg.Rate, trigger: benchTrigger})
+	if res.Errors > 0 {
+		return nil, fmt.Errorf("publish: %d of %d events failed, first: %s", res.Errors, cfg.Events, res.FirstErr)
+	}
 	return res, nil
 }
 
