@@ -174,8 +174,7 @@ func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]*ho
 				limit = f.Limit
 			}
 			n := len(args)
-			rows, err := tx.Query(ctx, deliverySelect+` WHERE `+where+
-				fmt.Sprintf(` ORDER BY d.id DESC OFFSET $%d LIMIT $%d::bigint`, n+1, n+2),
+			rows, err := tx.Query(ctx, deliveryPageQuery(from+` WHERE `+where, n+1, n+2),
 				append(args, f.Offset, limit)...)
 			if err != nil {
 				return err
@@ -187,6 +186,21 @@ func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]*ho
 		return nil, 0, formatError("list deliveries", err)
 	}
 	return ds, total, nil
+}
+
+// deliveryPageQuery selects the page's ids from fromWhere (deliveries d, and webhooks w when
+// a filter needs it) first, then joins the rest for those ids only: an OFFSET over the joined
+// view would build and drop every skipped row's event, webhook and attempt. offset and limit
+// are the placeholder numbers of OFFSET and LIMIT (NULL: no limit).
+func deliveryPageQuery(fromWhere string, offset, limit int) string {
+	return `SELECT ` + deliveryCols + `, ` + eventCols + `, w.name, ` + attemptCols + `
+	FROM (SELECT d.id FROM ` + fromWhere +
+		fmt.Sprintf(` ORDER BY d.id DESC OFFSET $%d LIMIT $%d::bigint) p`, offset, limit) + `
+	JOIN deliveries d ON d.id = p.id
+	JOIN webhooks w ON w.id = d.webhook_id
+	JOIN events e ON e.id = d.event_id
+	LEFT JOIN attempts a ON a.id = d.last_attempt_id
+	ORDER BY d.id DESC`
 }
 
 // deliveryWhere turns f into a WHERE condition over deliveries d joined to webhooks w, and its

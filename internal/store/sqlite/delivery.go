@@ -106,17 +106,20 @@ func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]*ho
 		return nil, 0, fmt.Errorf("list deliveries: %w", err)
 	}
 	defer tx.Rollback()
+	// Every delivery has its webhook (ON DELETE CASCADE): join it only to filter on it.
+	from := ` FROM deliveries d`
+	if f.HookURI != nil || f.CreatedBy != nil {
+		from += ` JOIN webhooks w ON w.id = d.webhook_id`
+	}
 	var total int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id`+where, args...).
-		Scan(&total); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count deliveries: %w", err)
 	}
 	limit := int64(f.Limit)
 	if limit == 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+deliveryViewCols+deliveryViewFrom+where+` ORDER BY d.id DESC LIMIT ? OFFSET ?`,
-		append(args, limit, f.Offset)...)
+	rows, err := tx.QueryContext(ctx, deliveryPageQuery(from+where), append(args, limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -133,6 +136,20 @@ func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]*ho
 		return nil, 0, fmt.Errorf("list deliveries: %w", err)
 	}
 	return ds, total, nil
+}
+
+// deliveryPageQuery selects the page's ids from fromWhere (deliveries d, and webhooks w when
+// a filter needs it) first, then joins the view for those ids only: an OFFSET over the joined
+// view would build and drop every skipped row's event, webhook and attempt. Its last two
+// arguments are LIMIT and OFFSET.
+func deliveryPageQuery(fromWhere string) string {
+	return `SELECT ` + deliveryViewCols + `
+	FROM (SELECT d.id` + fromWhere + ` ORDER BY d.id DESC LIMIT ? OFFSET ?) p
+	JOIN deliveries d ON d.id = p.id
+	JOIN events e ON e.id = d.event_id
+	JOIN webhooks w ON w.id = d.webhook_id
+	LEFT JOIN attempts a ON a.id = d.last_attempt_id
+	ORDER BY d.id DESC`
 }
 
 // idsJSON encodes ids for json_each, which lets one prepared statement take a list.
