@@ -40,6 +40,10 @@ type SenderConfig struct {
 	// MaxResponseBytes caps how much of a receiver's answer is read and kept; the rest is
 	// discarded. Default 64 KiB.
 	MaxResponseBytes int64
+	// MaxIdleConnsPerHost is how many idle connections to one receiver are kept for reuse;
+	// set it to the worker's Concurrency so that a burst to one receiver does not close and
+	// redial connections past the cap. Default DefaultConcurrency (64).
+	MaxIdleConnsPerHost int
 }
 
 // Sender POSTs signed deliveries to receivers through a Guard. It holds two reused HTTP
@@ -59,22 +63,25 @@ func NewSender(guard *Guard, cfg SenderConfig) *Sender {
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
+	if cfg.MaxIdleConnsPerHost <= 0 {
+		cfg.MaxIdleConnsPerHost = DefaultConcurrency
+	}
 	return &Sender{
 		cfg:      cfg,
-		verify:   newClient(guard, &tls.Config{MinVersion: tls.VersionTLS12}),
-		noVerify: newClient(guard, &tls.Config{InsecureSkipVerify: true}), //nolint:gosec // ssl=false means "accept any certificate" (DocSpace)
+		verify:   newClient(guard, &tls.Config{MinVersion: tls.VersionTLS12}, cfg.MaxIdleConnsPerHost),
+		noVerify: newClient(guard, &tls.Config{InsecureSkipVerify: true}, cfg.MaxIdleConnsPerHost), //nolint:gosec // ssl=false means "accept any certificate" (DocSpace)
 	}
 }
 
-func newClient(guard *Guard, tlsConf *tls.Config) *http.Client {
+func newClient(guard *Guard, tlsConf *tls.Config, idlePerHost int) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:                 nil, // a proxy would dial for us, past the guard
 			DialContext:           guard.DialContext,
 			TLSClientConfig:       tlsConf,
 			TLSHandshakeTimeout:   10 * time.Second,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   32,
+			MaxIdleConns:          max(256, idlePerHost), // never below the per-host cap
+			MaxIdleConnsPerHost:   idlePerHost,
 			IdleConnTimeout:       90 * time.Second,
 			ExpectContinueTimeout: time.Second,
 		},

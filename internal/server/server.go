@@ -92,8 +92,9 @@ func newWithStore(ctx context.Context, cfg Config, raw hookd.Store) (*Server, er
 
 	guard := delivery.NewGuard(cfg.AllowedNetworks, nil)
 	sender := delivery.NewSender(guard, delivery.SenderConfig{
-		Timeout:          cfg.AttemptTimeout,
-		MaxResponseBytes: cfg.MaxResponseBytes,
+		Timeout:             cfg.AttemptTimeout,
+		MaxResponseBytes:    cfg.MaxResponseBytes,
+		MaxIdleConnsPerHost: cfg.Concurrency,
 	})
 	rateLimit, err := httpapi.ParseRateLimit(cfg.RetryRateLimit)
 	if err != nil {
