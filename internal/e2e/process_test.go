@@ -77,8 +77,11 @@ func startNode(t *testing.T, env map[string]string, args ...string) *node {
 			}
 		}
 		io.Copy(io.Discard, stderr)
+		// Wait only after the last line was read: Wait closes the pipe, and a line still in it
+		// would be lost.
+		cmd.Wait()
+		close(n.done)
 	}()
-	go func() { cmd.Wait(); close(n.done) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-n.done
