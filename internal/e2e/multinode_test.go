@@ -62,29 +62,64 @@ func TestMultiNodeKill(t *testing.T) {
 	var wh webhookDTO
 	api0.ok(200, "POST", "/api/2.0/settings/webhook", map[string]any{"name": "multi", "uri": rc.URL, "secretKey": "multi-secret", "enabled": true}, &wh)
 
-	// Publish through all three nodes, 8 publishers at a time.
+	// Publish through all three nodes, 8 publishers at a time. Node 2 is killed once the
+	// receiver has 2,000 requests, whether publishing is still going on or not; a load balancer
+	// first takes it out of the publish rotation (publishes in flight to it finish), so that no
+	// publish answer is lost with it and every published event is known.
 	ids := make([]int64, events)
+	var (
+		node2    sync.RWMutex // publishers to node 2 hold it for reading; the kill takes it
+		node2Off bool
+		atKill   int64
+	)
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		for total.Load() < 2000 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		node2.Lock()
+		node2Off = true
+		atKill = total.Load()
+		nodes[1].cmd.Process.Kill()
+		node2.Unlock()
+	}()
+	publish := func(i int) int64 {
+		n := i % 3
+		if n == 1 {
+			node2.RLock()
+			defer node2.RUnlock()
+			if node2Off {
+				n = 0
+			}
+		}
+		api := &apiClient{t: t, url: nodes[n].URL, key: key}
+		var res struct {
+			Deliveries []struct{ ID int64 } `json:"deliveries"`
+		}
+		api.ok(202, "POST", "/api/2.0/webhooks/events", map[string]any{"trigger": "file.created", "payload": map[string]any{"seq": i}}, &res)
+		return res.Deliveries[0].ID
+	}
 	var wg sync.WaitGroup
 	for p := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := p; i < events; i += 8 {
-				api := &apiClient{t: t, url: nodes[i%3].URL, key: key}
-				var res struct {
-					Deliveries []struct{ ID int64 } `json:"deliveries"`
-				}
-				api.ok(202, "POST", "/api/2.0/webhooks/events", map[string]any{"trigger": "file.created", "payload": map[string]any{"seq": i}}, &res)
-				ids[i] = res.Deliveries[0].ID
+				ids[i] = publish(i)
 			}
 		}()
 	}
 	wg.Wait()
-	atKill := total.Load()
-	if atKill >= events {
-		t.Fatalf("every event was delivered before the kill (%d requests): the kill would not land mid-run", atKill)
+	select {
+	case <-killed:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the receiver never reached 2,000 requests")
 	}
-	nodes[1].Kill9(t)
+	<-nodes[1].done
+	if atKill >= events {
+		t.Fatalf("every event was delivered before the kill (%d requests): the kill did not land mid-run", atKill)
+	}
 	t.Logf("killed node 2 after %d receiver requests", atKill)
 
 	servertest.Eventually(t, 90*time.Second, "every event reaches the receiver", func() bool {
