@@ -50,7 +50,7 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	eventsPublished   prometheus.Counter
-	deliveriesCreated *prometheus.CounterVec // origin: publish, retry
+	deliveriesCreated *prometheus.CounterVec // origin: publish, retry, replay
 	attempts          *prometheus.CounterVec // outcome: delivered, retry, failed
 	attemptDuration   *prometheus.HistogramVec
 	inFlight          prometheus.Gauge
@@ -87,7 +87,7 @@ func New(stats StatsSource, cfg Config) *Metrics {
 		}),
 		deliveriesCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_deliveries_created_total",
-			Help: "Deliveries created by this process: by publishing an event (origin=publish) or by a manual retry (origin=retry).",
+			Help: "Deliveries created by this process: by publishing an event (origin=publish), by a manual retry (origin=retry) or by a replay job (origin=replay).",
 		}, []string{"origin"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_attempts_total",

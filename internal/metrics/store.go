@@ -53,6 +53,21 @@ func (s *observedStore) DeliveryRetry(ctx context.Context, p *hookd.DeliveryRetr
 	return ds, err
 }
 
+// ReplayStep counts the deliveries a replay job's step created.
+func (s *observedStore) ReplayStep(ctx context.Context, p *hookd.ReplayStepParams) (*hookd.ReplayStepResult, error) {
+	res, err := s.Store.ReplayStep(ctx, p)
+	if err == nil && res != nil {
+		n := 0
+		for _, it := range res.Items {
+			if it.NewDeliveryID != 0 {
+				n++
+			}
+		}
+		s.m.deliveriesCreated.WithLabelValues("replay").Add(float64(n))
+	}
+	return res, err
+}
+
 // DeliveryClaim counts the claimed deliveries as in flight.
 func (s *observedStore) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams) ([]*hookd.Claim, error) {
 	cs, err := s.Store.DeliveryClaim(ctx, p)
