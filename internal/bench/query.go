@@ -99,6 +99,9 @@ type Listing struct {
 	Rows       int     `json:"rows"`  // rows on the page
 	Total      int64   `json:"total"` // matches before paging
 	Latency    Latency `json:"latency"`
+	// Error says why the listing failed (a timeout on a large history); the timings taken
+	// before it are kept.
+	Error string `json:"error,omitempty"`
 }
 
 // RetryByFilter is the retry of every failed delivery of one webhook while live traffic runs.
@@ -116,7 +119,7 @@ type RetryByFilter struct {
 type QueryReport struct {
 	Machine       Machine       `json:"machine"`
 	Backend       string        `json:"backend"`
-	Size          int64         `json:"size"`
+	Size          int64         `json:"size"`                // deliveries in the history (counted when reused)
 	Generated     time.Duration `json:"generated,omitempty"` // 0 when reused
 	DiskBytes     int64         `json:"diskBytes"`
 	Listings      []Listing     `json:"listings"`
@@ -175,6 +178,7 @@ func Query(ctx context.Context, cfg QueryConfig) (*QueryReport, error) {
 	}
 	defer srv.stop(stopGrace)
 	hc := loadClient(8)
+	hc.Timeout = cfg.Timeout // a listing of a large history may take minutes
 	defer hc.CloseIdleConnections()
 	cl, err := client.New(srv.url, key, client.WithHTTPClient(hc), client.WithRetries(0))
 	if err != nil {
@@ -184,6 +188,9 @@ func Query(ctx context.Context, cfg QueryConfig) (*QueryReport, error) {
 	defer q.rc.hc.CloseIdleConnections()
 	if rep.Listings, err = q.listings(ctx); err != nil {
 		return nil, err
+	}
+	if q.reused && rep.Listings[0].Total > 0 {
+		rep.Size = rep.Listings[0].Total // what the reused history holds, not the flag
 	}
 	if rep.RetryIDs, err = q.retryIDs(ctx); err != nil {
 		return nil, err
@@ -335,14 +342,20 @@ func (q *queryRun) listings(ctx context.Context) ([]Listing, error) {
 		for range q.cfg.Repeat {
 			t0 := time.Now()
 			page, err := q.cl.Deliveries(ctx, qu.f)
-			if err != nil {
-				return nil, fmt.Errorf("list %s: %w", qu.name, err)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			} else if err != nil {
+				l.Error = err.Error()
+				progressf(q.cfg.Progress, "query: %s failed after %s: %v", qu.name, time.Since(t0).Round(time.Millisecond), err)
+				break
 			}
 			ds = append(ds, time.Since(t0))
 			l.Rows, l.Total = len(page.Deliveries), page.Total
 		}
 		l.Latency = NewLatency(ds)
-		progressf(q.cfg.Progress, "query: %s: p95 %s (%d rows of %d)", qu.name, ms(l.Latency.P95), l.Rows, l.Total)
+		if l.Error == "" {
+			progressf(q.cfg.Progress, "query: %s: p95 %s (%d rows of %d)", qu.name, ms(l.Latency.P95), l.Rows, l.Total)
+		}
 		out = append(out, l)
 	}
 	return out, nil
