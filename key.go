@@ -1,6 +1,7 @@
 package hookd
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -82,4 +83,27 @@ func NewUserID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// KeyLookup is the part of Store that Authenticate needs.
+type KeyLookup interface {
+	KeyByHash(ctx context.Context, hash string) (*Key, error)
+}
+
+// Authenticate returns the key whose secret was presented, or an EUNAUTHORIZED error saying
+// why it cannot be used (unknown, revoked, expired). The API and the web UI share it, so a key
+// is accepted or refused the same way everywhere.
+func Authenticate(ctx context.Context, keys KeyLookup, secret string, now time.Time) (*Key, error) {
+	k, err := keys.KeyByHash(ctx, HashKey(secret))
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return nil, Errorf(EUNAUTHORIZED, "The API key is not valid.")
+	case err != nil:
+		return nil, err
+	case k.RevokedOn != nil:
+		return nil, Errorf(EUNAUTHORIZED, "The API key has been revoked.")
+	case !k.Valid(now):
+		return nil, Errorf(EUNAUTHORIZED, "The API key has expired.")
+	}
+	return k, nil
 }

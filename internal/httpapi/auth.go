@@ -47,18 +47,7 @@ func (a *API) authenticate(r *http.Request) (*hookd.Key, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "Authentication required: send an API key as \"Authorization: Bearer sk-...\".")
 	}
-	k, err := a.store.KeyByHash(r.Context(), hookd.HashKey(token))
-	switch {
-	case hookd.ErrorCode(err) == hookd.ENOTFOUND:
-		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "The API key is not valid.")
-	case err != nil:
-		return nil, err
-	case k.RevokedOn != nil:
-		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "The API key has been revoked.")
-	case !k.Valid(a.clock.Now()):
-		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "The API key has expired.")
-	}
-	return k, nil
+	return hookd.Authenticate(r.Context(), a.store, token, a.clock.Now())
 }
 
 // requireAdminWriter refuses callers that are not admins holding a write key.

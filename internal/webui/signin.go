@@ -80,18 +80,7 @@ func (u *UI) authenticate(r *http.Request, secret string) (*hookd.Key, error) {
 	if secret == "" {
 		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "Enter an API key (sk-...).")
 	}
-	k, err := u.store.KeyByHash(r.Context(), hookd.HashKey(secret))
-	switch {
-	case hookd.ErrorCode(err) == hookd.ENOTFOUND:
-		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "The API key is not valid.")
-	case err != nil:
-		return nil, err
-	case k.RevokedOn != nil:
-		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "The API key has been revoked.")
-	case !k.Valid(u.clock.Now()):
-		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "The API key has expired.")
-	}
-	return k, nil
+	return hookd.Authenticate(r.Context(), u.store, secret, u.clock.Now())
 }
 
 // handleSignout ends the browser's session. Other browsers signed in with the same key keep
