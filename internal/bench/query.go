@@ -425,7 +425,9 @@ func (q *queryRun) retryByFilter(ctx context.Context, url, key string) (RetryByF
 	if _, err := q.rc.waitFor(ctx, cfg.Timeout, func(s ReceiverStats) bool { return s.ByPath[ClassOK+"/live"] >= pub.Accepted }); err != nil {
 		return out, err
 	}
-	warm := live.start.Add(time.Second).UnixNano() // the first second warms connections up
+	// The first second warms connections up; with a short live window (the CI smoke's 1 s)
+	// only its first half does, so that "before" is never an empty window.
+	warm := live.start.Add(min(time.Second, cfg.LiveWindow/2)).UnixNano()
 	before, err := q.rc.latency(ctx, LatencyQuery{Label: "live", PubFrom: warm, PubTo: retryStart.UnixNano()})
 	if err != nil {
 		return out, err
