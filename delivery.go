@@ -16,6 +16,9 @@ const (
 	DeliveryStateDelivered DeliveryState = "delivered" // a 2xx answer was recorded
 	DeliveryStateRetrying  DeliveryState = "retrying"  // last attempt failed; due again at NextAttemptAt
 	DeliveryStateFailed    DeliveryState = "failed"    // schedule exhausted, 410, or webhook disabled
+	// DeliveryStateHeld waits for its paused webhook to resume (docs/health.md); it is pending
+	// again when never attempted, retrying otherwise, with NextAttemptAt unchanged.
+	DeliveryStateHeld DeliveryState = "held"
 )
 
 // Delivery is one event for one webhook (DocSpace "webhook log" row). The row is also the job:
@@ -33,6 +36,10 @@ type Delivery struct {
 	LeaseUntil    *time.Time // inflight only
 	Attempts      int        // attempts recorded so far
 	RetryOf       int64      // the delivery this one manually retried, 0 if none
+	// OrderingKey is the event's ordering key when the webhook was ordered at fan-out (or at
+	// the manual retry), "" otherwise: such a delivery is claimed only when no delivery of the
+	// same webhook and key with a lower id is pending, retrying, inflight or held.
+	OrderingKey string
 
 	// The DocSpace view of the last attempt.
 	Status      int        // HTTP status of the last attempt, 0 = no answer or not tried yet

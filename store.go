@@ -43,15 +43,37 @@ type Store interface {
 	// ends any rotation; no new secret keeps a running rotation and clears an expired one.
 	WebhookUpdate(ctx context.Context, w *Webhook) (*Webhook, error)
 	// WebhookSetEnabled switches a webhook on or off; reason is kept as DisabledReason when
-	// disabling (empty for a person's choice) and cleared when enabling.
+	// disabling (empty for a person's choice) and cleared when enabling. Enabling also makes
+	// the webhook healthy and releases its held deliveries, as WebhookHealthSet does.
 	WebhookSetEnabled(ctx context.Context, id int64, enabled bool, modifiedBy, reason string) (*Webhook, error)
+	// WebhookHealthSet moves webhook p.ID from health p.From to p.To with p.Reason, only when
+	// its health is still p.From ("" and healthy match each other): otherwise it changes
+	// nothing and returns the current webhook with false. HealthSince becomes now when the state
+	// changes and is kept when only the reason changes. To paused also writes ProbeAt and
+	// Probes and holds every pending or retrying delivery of the webhook (state held), in the
+	// same transaction, even when it was paused already (a failed probe is held again). Leaving
+	// paused clears ProbeAt and Probes and releases the held deliveries (pending when never
+	// attempted, else retrying; NextAttemptAt unchanged). A disabled webhook can be changed.
+	WebhookHealthSet(ctx context.Context, p *WebhookHealthParams) (*Webhook, bool, error)
+	// WebhookProbeDue starts the probes that have come due: for every enabled paused webhook
+	// whose ProbeAt is not after now, it moves the webhook's oldest held delivery (lowest
+	// NextAttemptAt, then id) to due now (pending or retrying) and sets ProbeAt to now+lease,
+	// so that no other caller probes it meanwhile. It returns the webhooks probed, each
+	// counted whether or not it had a held delivery.
+	WebhookProbeDue(ctx context.Context, lease time.Duration) ([]*Webhook, error)
 	// WebhookDelete removes a webhook and its deliveries and attempts, and returns it as it was.
 	WebhookDelete(ctx context.Context, id int64) (*Webhook, error)
 
 	// EventPublish stores an event and one pending delivery, due now, for every enabled
 	// webhook whose mask matches the trigger and whose TargetID (if any) equals the event's,
-	// in one transaction. The deliveries are returned in webhook id order.
+	// in one transaction. The deliveries are returned in webhook id order. A delivery to a
+	// paused webhook is created held; one to an ordered webhook carries the event's
+	// OrderingKey.
 	EventPublish(ctx context.Context, p *EventPublishParams) (*Event, []*Delivery, error)
+	// EventPublishBatch publishes every event of ps, as EventPublish does, in one transaction,
+	// and returns them in order. An invalid event (or more than MaxPublishBatch) rejects the
+	// whole batch with EINVALID naming its index; an empty batch returns nothing.
+	EventPublishBatch(ctx context.Context, ps []*EventPublishParams) ([]*Published, error)
 
 	// DeliveryGet returns one delivery with Event, WebhookName and LastAttempt set.
 	DeliveryGet(ctx context.Context, id int64) (*Delivery, error)
@@ -60,11 +82,15 @@ type Store interface {
 	DeliveryList(ctx context.Context, f DeliveryFilter) ([]*Delivery, int64, error)
 	// DeliveryRetry creates, for each id in order, a new pending delivery due now with the same
 	// webhook, event and trigger and RetryOf set to the id. Ids that do not exist, or that
-	// WebhookCreatedBy excludes, are skipped. The new deliveries are returned in order.
+	// WebhookCreatedBy excludes, are skipped. The new deliveries are returned in order. As in
+	// EventPublish, a retry to a paused webhook is held and one to an ordered webhook carries
+	// the event's ordering key (the same holds for ReplayStep's new deliveries).
 	DeliveryRetry(ctx context.Context, p *DeliveryRetryParams) ([]*Delivery, error)
 	// DeliveryClaim leases up to p.Limit due deliveries (pending or retrying with
 	// NextAttemptAt <= now, or inflight with an expired lease), oldest due first, and returns
-	// them with their event and current webhook.
+	// them with their event and current webhook. Held deliveries are never claimed, and a
+	// delivery with an OrderingKey only when it is the oldest not final of its webhook and key
+	// (Delivery.OrderingKey); at most one of a key per call.
 	DeliveryClaim(ctx context.Context, p *DeliveryClaimParams) ([]*Claim, error)
 	// DeliveryNextDue returns when the earliest pending or retrying delivery comes due, or
 	// the zero time when none is waiting.
@@ -137,9 +163,10 @@ type DeliveryStats struct {
 	Pending   int64     // pending deliveries (never tried)
 	Retrying  int64     // deliveries waiting for a retry
 	Inflight  int64     // deliveries claimed by a worker
+	Held      int64     // deliveries waiting for their paused webhook
 	Due       int64     // pending or retrying deliveries whose time has come
 	OldestDue time.Time // next_attempt_at of the oldest due delivery; zero when none is due
 }
 
 // Backlog is the number of deliveries not yet final.
-func (s *DeliveryStats) Backlog() int64 { return s.Pending + s.Retrying + s.Inflight }
+func (s *DeliveryStats) Backlog() int64 { return s.Pending + s.Retrying + s.Inflight + s.Held }

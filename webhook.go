@@ -49,6 +49,54 @@ type Webhook struct {
 	// oldest.
 	PreviousSecret      string
 	PreviousSecretUntil *time.Time
+
+	// Ordered makes deliveries of one ordering key go out one at a time, in publish order
+	// (docs/ordering.md). WebhookCreate and WebhookUpdate always write it.
+	Ordered bool
+
+	// Endpoint health (docs/health.md), written only by WebhookHealthSet and reset by
+	// WebhookSetEnabled(true). Health "" reads as HealthHealthy.
+	Health       WebhookHealth
+	HealthReason string     // the evidence for the state, for people; "" when healthy
+	HealthSince  *time.Time // when the webhook entered its state; nil when it never left healthy
+	ProbeAt      *time.Time // paused: when the next probe delivery goes out
+	Probes       int        // paused: probes that failed since it was paused (the backoff step)
+}
+
+// WebhookHealth is the state of a receiver as hookd judges it from the answers it gets
+// (docs/health.md). A disabled webhook (Enabled false) reads as HealthDisabled.
+type WebhookHealth string
+
+// The health states, in order of gravity.
+const (
+	HealthHealthy  WebhookHealth = "healthy"  // deliveries go out at the adaptive pace
+	HealthDegraded WebhookHealth = "degraded" // failing often: deliveries go out, fewer at once
+	HealthPaused   WebhookHealth = "paused"   // deliveries wait (held); one probe on a backoff
+	HealthDisabled WebhookHealth = "disabled" // switched off by a person, a 410 or the janitor
+)
+
+// State returns the webhook's health as shown to people: HealthDisabled when it is disabled,
+// HealthHealthy when never set.
+func (w *Webhook) State() WebhookHealth {
+	switch {
+	case !w.Enabled:
+		return HealthDisabled
+	case w.Health == "":
+		return HealthHealthy
+	}
+	return w.Health
+}
+
+// WebhookHealthParams are the arguments of Store.WebhookHealthSet.
+type WebhookHealthParams struct {
+	ID     int64
+	From   WebhookHealth // the state the caller saw ("" matches healthy); the change is made only from it
+	To     WebhookHealth // healthy, degraded or paused
+	Reason string
+	// ProbeAt and Probes are written when To is paused: when the next probe goes out and how
+	// many probes failed so far.
+	ProbeAt time.Time
+	Probes  int
 }
 
 // WebhookFilter selects webhooks for WebhookList. Nil fields do not filter.
