@@ -103,3 +103,7 @@ type WebhookHealthParams struct {
 type WebhookFilter struct {
 	CreatedBy *string // only webhooks created by this user
 }
+
+// NeverProbe is the ProbeAt of a webhook paused by a person: it is never probed, and waits
+// for a person (or enabling) to resume it.
+var NeverProbe = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
