@@ -13,6 +13,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -165,7 +166,31 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	return s.migrate(ctx, ms)
+}
+
+// migrate applies the migrations of ms not yet applied; ms are the first len(ms) migrations
+// (tests stop at an older version).
+func (s *Store) migrate(ctx context.Context, ms []migration) error {
+	// The documented way of rebuilding a table (005_health.sql) needs foreign keys off while
+	// the old table is dropped, and the pragma is a no-op inside a transaction: switch it on
+	// the writer's one connection around the transaction, and check the keys before commit.
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return fmt.Errorf("migrate: foreign keys off: %w", err)
+	}
+	defer func() {
+		// The connection goes back to the pool: it must enforce foreign keys again whatever
+		// happened. A failure here leaves the connection unusable rather than unchecked.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -193,10 +218,34 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: record %s: %w", m.name, err)
 		}
 	}
+	if err := foreignKeyCheck(ctx, tx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: commit: %w", err)
 	}
 	return nil
+}
+
+// foreignKeyCheck fails when a row references a missing one (foreign keys were off while
+// migrating).
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return fmt.Errorf("foreign key check: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid sql.NullInt64
+		var parent string
+		var fkid int64
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return fmt.Errorf("foreign key check: %w", err)
+		}
+		return fmt.Errorf("foreign key check: %s row %d references a missing %s row", table, rowid.Int64, parent)
+	}
+	return rows.Err()
 }
 
 // Ping checks that the database answers and that every embedded migration has been applied.
