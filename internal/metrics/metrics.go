@@ -1,8 +1,9 @@
 // Package metrics exposes hookd's Prometheus metrics. Each Metrics has its own registry, so
 // several servers in one process (tests) do not share counters. Deliveries are observed by
 // wrapping the store the other parts use (Metrics.Store): what passes through EventPublish,
-// DeliveryClaim, AttemptRecord and the janitor's methods is counted, and the delivery worker
-// needs no change. The backlog is read from the store at scrape time, through a short cache.
+// EventPublishBatch, DeliveryClaim, AttemptRecord, WebhookHealthSet and the janitor's methods
+// is counted, and the delivery worker needs no change. The backlog and the webhooks by health
+// are read from the store at scrape time, through a short cache.
 package metrics
 
 import (
@@ -10,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,18 +23,20 @@ import (
 // DefaultStatsTTL is how long a backlog reading is reused when Config.StatsTTL is zero.
 const DefaultStatsTTL = 5 * time.Second
 
-// StatsSource is what the backlog collector reads: hookd.Store.DeliveryStats.
+// StatsSource is what the backlog collector reads at scrape time: the backlog, and the
+// webhooks to count by health. A hookd.Store is one.
 type StatsSource interface {
 	DeliveryStats(ctx context.Context) (*hookd.DeliveryStats, error)
+	WebhookList(ctx context.Context, f hookd.WebhookFilter) ([]*hookd.Webhook, error)
 }
 
 // Config holds the optional parts of Metrics; the zero value of each field means its default.
 type Config struct {
-	// StatsTTL is how long a backlog reading serves scrapes before the store is asked again,
-	// so that frequent scrapes (or several Prometheus servers) cannot hammer the database.
-	// Default DefaultStatsTTL.
+	// StatsTTL is how long a backlog reading (and a count of the webhooks by health) serves
+	// scrapes before the store is asked again, so that frequent scrapes (or several
+	// Prometheus servers) cannot hammer the database. Default DefaultStatsTTL.
 	StatsTTL time.Duration
-	// StatsTimeout bounds one DeliveryStats call during a scrape. Default 5 s.
+	// StatsTimeout bounds one DeliveryStats or WebhookList call during a scrape. Default 5 s.
 	StatsTimeout time.Duration
 	// Version and Commit label hookd_build_info. Default "unknown".
 	Version, Commit string
@@ -55,10 +57,11 @@ type Metrics struct {
 	attemptDuration   *prometheus.HistogramVec
 	inFlight          prometheus.Gauge
 	webhooksDisabled  *prometheus.CounterVec // reason: gone, failing
+	healthChanges     *prometheus.CounterVec // to: healthy, degraded, paused
 	pruned            prometheus.Counter
 }
 
-// New returns metrics whose backlog gauges read stats (nil: no backlog gauges), with the Go
+// New returns metrics whose backlog and webhook gauges read stats (nil: none), with the Go
 // runtime and process collectors registered beside them.
 func New(stats StatsSource, cfg Config) *Metrics {
 	if cfg.StatsTTL <= 0 {
@@ -106,6 +109,10 @@ func New(stats StatsSource, cfg Config) *Metrics {
 			Name: "hookd_webhooks_disabled_total",
 			Help: "Webhooks hookd switched off by itself: the receiver answered 410 Gone (reason=gone), or it failed too long without success (reason=failing).",
 		}, []string{"reason"}),
+		healthChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_webhook_health_changes_total",
+			Help: "Changes of a webhook's health state made through this process, by the state entered (healthy, degraded, paused).",
+		}, []string{"to"}),
 		pruned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookd_deliveries_pruned_total",
 			Help: "Finished deliveries deleted by retention, with their attempts.",
@@ -122,6 +129,9 @@ func New(stats StatsSource, cfg Config) *Metrics {
 	for _, r := range []string{"gone", "failing"} {
 		m.webhooksDisabled.WithLabelValues(r)
 	}
+	for _, h := range healthNames[:3] { // disabled is not a health change: see webhooksDisabled
+		m.healthChanges.WithLabelValues(string(h))
+	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "hookd_build_info",
 		Help:        "Always 1; the labels say which hookd this is.",
@@ -129,7 +139,7 @@ func New(stats StatsSource, cfg Config) *Metrics {
 	})
 	buildInfo.Set(1)
 	m.reg.MustRegister(m.eventsPublished, m.deliveriesCreated, m.attempts, m.attemptDuration,
-		m.inFlight, m.webhooksDisabled, m.pruned, buildInfo,
+		m.inFlight, m.webhooksDisabled, m.healthChanges, m.pruned, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
@@ -154,75 +164,4 @@ var outcomeNames = map[hookd.Outcome]string{
 	hookd.OutcomeDelivered: "delivered",
 	hookd.OutcomeRetry:     "retry",
 	hookd.OutcomeFailed:    "failed",
-}
-
-// backlogCollector reports hookd.DeliveryStats at scrape time, reading the store at most once
-// per TTL. The backlog is the database's, so every node of a cluster reports the same values.
-type backlogCollector struct {
-	stats StatsSource
-	cfg   Config
-
-	backlog, due, oldestAge *prometheus.Desc
-
-	mu   sync.Mutex
-	last *hookd.DeliveryStats
-	at   time.Time
-}
-
-func newBacklogCollector(stats StatsSource, cfg Config) *backlogCollector {
-	return &backlogCollector{
-		stats: stats,
-		cfg:   cfg,
-		backlog: prometheus.NewDesc("hookd_deliveries_backlog",
-			"Deliveries not yet final, by state (pending, retrying, inflight), in the whole database.", []string{"state"}, nil),
-		due: prometheus.NewDesc("hookd_deliveries_due",
-			"Pending or retrying deliveries whose time has come and that no worker has claimed yet.", nil, nil),
-		oldestAge: prometheus.NewDesc("hookd_oldest_due_delivery_age_seconds",
-			"How long the oldest due delivery has been waiting for a worker; 0 when none is due.", nil, nil),
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.backlog
-	ch <- c.due
-	ch <- c.oldestAge
-}
-
-// Collect implements prometheus.Collector. When the store cannot be read, the backlog metrics
-// are left out of the scrape (and the failure logged) rather than reported as zeros.
-func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
-	st, ok := c.read()
-	if !ok {
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(st.Pending), "pending")
-	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(st.Retrying), "retrying")
-	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(st.Inflight), "inflight")
-	ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(st.Due))
-	age := 0.0
-	if !st.OldestDue.IsZero() {
-		age = max(c.cfg.Clock.Now().Sub(st.OldestDue).Seconds(), 0)
-	}
-	ch <- prometheus.MustNewConstMetric(c.oldestAge, prometheus.GaugeValue, age)
-}
-
-// read returns the cached stats, or fresh ones once the cache is older than the TTL. The lock
-// is held during the read so that concurrent scrapes make one query, not one each.
-func (c *backlogCollector) read() (*hookd.DeliveryStats, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.cfg.Clock.Now()
-	if c.last != nil && now.Sub(c.at) < c.cfg.StatsTTL {
-		return c.last, true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StatsTimeout)
-	defer cancel()
-	st, err := c.stats.DeliveryStats(ctx)
-	if err != nil {
-		c.cfg.Logger.Warn("metrics: read delivery backlog", "err", err)
-		return nil, false
-	}
-	c.last, c.at = st, now
-	return st, true
 }

@@ -33,11 +33,11 @@ func openStore(t testing.TB, clock hookd.Clock) hookd.Store {
 	return s
 }
 
-// countingStats counts DeliveryStats calls and can be told to fail.
+// countingStats counts DeliveryStats and WebhookList calls and can be told to fail.
 type countingStats struct {
 	StatsSource
-	calls atomic.Int64
-	fail  atomic.Bool
+	calls, lists atomic.Int64
+	fail         atomic.Bool
 }
 
 func (c *countingStats) DeliveryStats(ctx context.Context) (*hookd.DeliveryStats, error) {
@@ -46,6 +46,14 @@ func (c *countingStats) DeliveryStats(ctx context.Context) (*hookd.DeliveryStats
 		return nil, errors.New("database is down")
 	}
 	return c.StatsSource.DeliveryStats(ctx)
+}
+
+func (c *countingStats) WebhookList(ctx context.Context, f hookd.WebhookFilter) ([]*hookd.Webhook, error) {
+	c.lists.Add(1)
+	if c.fail.Load() {
+		return nil, errors.New("database is down")
+	}
+	return c.StatsSource.WebhookList(ctx, f)
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -180,6 +188,10 @@ func TestBacklogIsCachedAndAged(t *testing.T) {
 		`hookd_oldest_due_delivery_age_seconds 90`,
 		`hookd_build_info{commit="unknown",goversion="`,
 		`hookd_attempts_total{outcome="retry"} 0`,
+		`hookd_deliveries_held 0`,
+		`hookd_webhooks{health="healthy"} 1`,
+		`hookd_webhooks{health="paused"} 0`,
+		`hookd_webhook_health_changes_total{to="paused"} 0`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(body, line) {
@@ -193,6 +205,7 @@ func TestBacklogIsCachedAndAged(t *testing.T) {
 		t.Errorf("second scrape within the TTL did not reuse the reading")
 	}
 	want(t, "DeliveryStats calls within the TTL", float64(stats.calls.Load()), 1)
+	want(t, "WebhookList calls within the TTL", float64(stats.lists.Load()), 1)
 
 	clock.Advance(6 * time.Second)
 	body = scrape()
@@ -201,13 +214,16 @@ func TestBacklogIsCachedAndAged(t *testing.T) {
 		t.Errorf("scrape after the TTL did not read the store again:\n%s", body)
 	}
 	want(t, "DeliveryStats calls after the TTL", float64(stats.calls.Load()), 2)
+	want(t, "WebhookList calls after the TTL", float64(stats.lists.Load()), 2)
 
 	// A database failure leaves the backlog out of the scrape instead of reporting zeros.
 	stats.fail.Store(true)
 	clock.Advance(time.Minute)
 	body = scrape()
-	if strings.Contains(body, "hookd_deliveries_backlog{") {
-		t.Errorf("scrape with a failing database reports a backlog:\n%s", body)
+	for _, name := range []string{"hookd_deliveries_backlog{", "hookd_deliveries_held ", "hookd_webhooks{"} {
+		if strings.Contains(body, name) {
+			t.Errorf("scrape with a failing database reports %s:\n%s", name, body)
+		}
 	}
 	if !strings.Contains(body, "hookd_events_published_total 0") {
 		t.Errorf("scrape with a failing database lacks the other metrics")
@@ -268,4 +284,34 @@ func TestGoneCountsEachWebhookOnce(t *testing.T) {
 	publishAndGone(1) // switched back on, gone again: a second disable
 	want(t, "disabled after re-enabling and another 410", testutil.ToFloat64(m.webhooksDisabled.WithLabelValues("gone")), 2)
 	want(t, "in flight", testutil.ToFloat64(m.inFlight), 0)
+}
+
+func TestBatchPublishCountsLikeSingle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := storetest.NewClock(storetest.T0)
+	m := New(nil, Config{Clock: clock, Logger: quiet})
+	s := m.Store(openStore(t, clock))
+	for _, name := range []string{"a", "b"} {
+		if _, err := s.WebhookCreate(ctx, &hookd.Webhook{Name: name, URI: "https://x.example/" + name, Secret: "s", Enabled: true, Triggers: 1 << 7}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps := []*hookd.EventPublishParams{
+		{Trigger: 1 << 7, Payload: []byte(`{"id":1}`)}, // both webhooks
+		{Trigger: 1 << 8, Payload: []byte(`{"id":2}`)}, // neither
+		{Trigger: 1 << 7, Payload: []byte(`{"id":3}`)}, // both
+	}
+	out, err := s.EventPublishBatch(ctx, ps)
+	if err != nil || len(out) != 3 {
+		t.Fatalf("batch: %d published, %v", len(out), err)
+	}
+	want(t, "events published", testutil.ToFloat64(m.eventsPublished), 3)
+	want(t, "deliveries created by publish", testutil.ToFloat64(m.deliveriesCreated.WithLabelValues("publish")), 4)
+
+	// A rejected batch counts nothing.
+	if _, err := s.EventPublishBatch(ctx, []*hookd.EventPublishParams{{Trigger: 1 << 7, Payload: []byte(`{}`)}, {Trigger: 0, Payload: []byte(`{}`)}}); err == nil {
+		t.Fatal("batch with an invalid trigger: got no error")
+	}
+	want(t, "events after a rejected batch", testutil.ToFloat64(m.eventsPublished), 3)
 }

@@ -44,6 +44,35 @@ func (s *observedStore) EventPublish(ctx context.Context, p *hookd.EventPublishP
 	return ev, ds, err
 }
 
+// EventPublishBatch counts the events and deliveries of a batch as EventPublish counts one.
+func (s *observedStore) EventPublishBatch(ctx context.Context, ps []*hookd.EventPublishParams) ([]*hookd.Published, error) {
+	out, err := s.Store.EventPublishBatch(ctx, ps)
+	if err == nil {
+		n := 0
+		for _, p := range out {
+			n += len(p.Deliveries)
+		}
+		s.m.eventsPublished.Add(float64(len(out)))
+		s.m.deliveriesCreated.WithLabelValues("publish").Add(float64(n))
+	}
+	return out, err
+}
+
+// WebhookHealthSet counts the changes of state it made: a call that found the webhook in
+// another state than p.From changed nothing, and one that only rewrote the reason (or
+// re-paused after a failed probe) is no change.
+func (s *observedStore) WebhookHealthSet(ctx context.Context, p *hookd.WebhookHealthParams) (*hookd.Webhook, bool, error) {
+	w, changed, err := s.Store.WebhookHealthSet(ctx, p)
+	from := p.From
+	if from == "" {
+		from = hookd.HealthHealthy
+	}
+	if err == nil && changed && from != p.To {
+		s.m.healthChanges.WithLabelValues(string(p.To)).Inc()
+	}
+	return w, changed, err
+}
+
 // DeliveryRetry counts the deliveries a manual retry created.
 func (s *observedStore) DeliveryRetry(ctx context.Context, p *hookd.DeliveryRetryParams) ([]*hookd.Delivery, error) {
 	ds, err := s.Store.DeliveryRetry(ctx, p)
