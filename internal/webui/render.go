@@ -45,6 +45,7 @@ var templateFuncs = template.FuncMap{
 	},
 	"attemptBadge": attemptBadge,
 	"statusBadge":  webhookBadge,
+	"health":       newHealthView,
 	"stateLabel":   stateLabel,
 	"plural": func(n int64, one, many string) string {
 		if n == 1 {
@@ -174,6 +175,8 @@ func deliveryBadge(d *hookd.Delivery) badge {
 		return badge{"warn", statusText(d.Status), "Failed, will be retried: " + stateDetail(d)}
 	case hookd.DeliveryStateDelivered:
 		return badge{"ok", statusText(d.Status), "Delivered"}
+	case hookd.DeliveryStateHeld:
+		return badge{"idle", "Held", stateLabel(d.State)}
 	}
 	if d.Attempts == 0 {
 		return badge{"fail", "Not sent", "Failed without an attempt: " + stateDetail(d)}
@@ -229,13 +232,20 @@ func stateLabel(s hookd.DeliveryState) string {
 		return "Delivered"
 	case hookd.DeliveryStateFailed:
 		return "Failed"
+	case hookd.DeliveryStateHeld:
+		return "Held (waiting: webhook paused)"
 	}
 	return string(s)
 }
 
-// live reports whether a delivery may still change on its own, so the page polls it.
+// live reports whether a delivery may still change on its own, so the page polls it. A held
+// one goes out when its webhook resumes or is probed.
 func live(s hookd.DeliveryState) bool {
-	return s == hookd.DeliveryStatePending || s == hookd.DeliveryStateInflight || s == hookd.DeliveryStateRetrying
+	switch s {
+	case hookd.DeliveryStatePending, hookd.DeliveryStateInflight, hookd.DeliveryStateRetrying, hookd.DeliveryStateHeld:
+		return true
+	}
+	return false
 }
 
 // triggerLabel names one trigger, or shows its number when it is not a defined one.

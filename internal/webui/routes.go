@@ -23,6 +23,8 @@ func (u *UI) routes() {
 	m.Handle("GET /webhooks/{id}/edit", u.page(u.handleWebhookEdit))
 	m.Handle("POST /webhooks/{id}", u.form(u.writer(u.handleWebhookUpdate)))
 	m.Handle("POST /webhooks/{id}/enable", u.form(u.writer(u.handleWebhookEnable)))
+	m.Handle("POST /webhooks/{id}/pause", u.form(u.writer(u.handleWebhookPause)))
+	m.Handle("POST /webhooks/{id}/resume", u.form(u.writer(u.handleWebhookResume)))
 	m.Handle("GET /webhooks/{id}/delete", u.page(u.handleWebhookDeleteConfirm))
 	m.Handle("POST /webhooks/{id}/delete", u.form(u.writer(u.handleWebhookDelete)))
 

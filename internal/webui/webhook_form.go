@@ -25,6 +25,8 @@ type webhookForm struct {
 	TargetID    string
 	// StandardSigning adds the Standard Webhooks headers (docs/signing.md).
 	StandardSigning bool
+	// Ordered sends the deliveries of one ordering key one at a time (docs/ordering.md).
+	Ordered bool
 }
 
 // newWebhookForm fills the edit form from a stored webhook.
@@ -32,7 +34,7 @@ func newWebhookForm(w *hookd.Webhook) webhookForm {
 	return webhookForm{
 		ID: w.ID, Name: w.Name, URI: w.URI, SSL: w.SSL, Enabled: w.Enabled,
 		AllTriggers: w.Triggers == hookd.TriggerAll, Triggers: w.Triggers, TargetID: w.TargetID,
-		StandardSigning: w.StandardSigning,
+		StandardSigning: w.StandardSigning, Ordered: w.Ordered,
 	}
 }
 
@@ -49,6 +51,7 @@ func parseWebhookForm(r *http.Request) (webhookForm, error) {
 		TargetID:    strings.TrimSpace(r.PostFormValue("targetId")),
 
 		StandardSigning: r.PostFormValue("standardSigning") != "",
+		Ordered:         r.PostFormValue("ordered") != "",
 	}
 	if f.AllTriggers {
 		return f, nil

@@ -108,6 +108,7 @@ func (u *UI) handleWebhookCreate(w http.ResponseWriter, r *http.Request, s *sess
 	created, err := u.store.WebhookCreate(r.Context(), &hookd.Webhook{
 		Name: f.Name, URI: f.URI, Secret: f.Secret, SSL: f.SSL, Enabled: f.Enabled,
 		Triggers: f.Triggers, TargetID: f.TargetID, CreatedBy: s.key.UserID, StandardSigning: f.StandardSigning,
+		Ordered: f.Ordered,
 	})
 	if err != nil {
 		return u.formError(w, r, s, f, true, err)
@@ -179,7 +180,7 @@ func (u *UI) handleWebhookUpdate(w http.ResponseWriter, r *http.Request, s *sess
 	updated, err := u.store.WebhookUpdate(r.Context(), &hookd.Webhook{
 		ID: id, Name: f.Name, URI: f.URI, Secret: f.Secret, SSL: f.SSL, Enabled: f.Enabled,
 		Triggers: f.Triggers, TargetID: f.TargetID, ModifiedBy: s.key.UserID, ModifiedOn: &now,
-		StandardSigning: f.StandardSigning,
+		StandardSigning: f.StandardSigning, Ordered: f.Ordered,
 	})
 	if err != nil {
 		return u.formError(w, r, s, f, false, err)

@@ -304,6 +304,8 @@ func TestRoles(t *testing.T) {
 	t.Run("OthersFormsDenied", func(t *testing.T) {
 		for _, path := range []string{
 			fmt.Sprintf("/webhooks/%d/enable", ah.ID),
+			fmt.Sprintf("/webhooks/%d/pause", ah.ID),
+			fmt.Sprintf("/webhooks/%d/resume", ah.ID),
 			fmt.Sprintf("/webhooks/%d/delete", ah.ID),
 			fmt.Sprintf("/deliveries/%d/retry", aliceDelivery),
 		} {
@@ -312,8 +314,8 @@ func TestRoles(t *testing.T) {
 		res := bob.submit(t, "/history", "/retry", url.Values{"sel": {fmt.Sprint(aliceDelivery)}, "return": {"/history"}})
 		wantRedirect(t, "bob batch-retries alice's delivery", res, "/history")
 		wantContains(t, "bob's notice", bob.get(t, "/history").body, "0 deliveries re-sent. 1 skipped")
-		if got, err := e.store.WebhookGet(context.Background(), ah.ID); err != nil || !got.Enabled {
-			t.Fatalf("alice's webhook after bob's forms: got %+v, %v; want it enabled", got, err)
+		if got, err := e.store.WebhookGet(context.Background(), ah.ID); err != nil || !got.Enabled || got.State() != hookd.HealthHealthy {
+			t.Fatalf("alice's webhook after bob's forms: got %+v, %v; want it enabled and healthy", got, err)
 		}
 	})
 
@@ -322,11 +324,14 @@ func TestRoles(t *testing.T) {
 		wantStatus(t, "reader's list", res, http.StatusOK)
 		wantNotContains(t, "reader's list", res.body, `href="/webhooks/new"`)
 		wantNotContains(t, "reader's list", res.body, `role="switch"`)
+		wantNotContains(t, "reader's list", res.body, `data-pause`)
+		wantContains(t, "reader's list", res.body, `data-health="Healthy"`)
 		wantNotContains(t, "reader's history", reader.get(t, "/history").body, `name="sel"`)
 		wantStatus(t, "reader GET new form", reader.get(t, "/webhooks/new"), http.StatusForbidden)
 		for _, path := range []string{
 			"/webhooks",
 			fmt.Sprintf("/webhooks/%d/enable", bh.ID),
+			fmt.Sprintf("/webhooks/%d/pause", bh.ID),
 			fmt.Sprintf("/webhooks/%d/delete", bh.ID),
 			fmt.Sprintf("/deliveries/%d/retry", aliceDelivery),
 			"/retry",

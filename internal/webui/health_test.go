@@ -1,0 +1,93 @@
+package webui
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+func TestHealthView(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 6, 30, 9, 0, 0, 0, time.UTC)
+	probe := since.Add(5 * time.Second)
+	never := hookd.NeverProbe
+	for _, tc := range []struct {
+		name      string
+		hook      hookd.Webhook
+		canWrite  bool
+		badge     string
+		reason    string
+		probeAt   *time.Time
+		byHand    bool
+		canPause  bool
+		canResume bool
+	}{
+		{"NeverSet", hookd.Webhook{Enabled: true}, true, "Healthy", "", nil, false, true, false},
+		{"HealthyKeepsNoEvidence", hookd.Webhook{Enabled: true, Health: hookd.HealthHealthy, HealthReason: "3 successes", HealthSince: &since}, true, "Healthy", "", nil, false, true, false},
+		{"Degraded", hookd.Webhook{Enabled: true, Health: hookd.HealthDegraded, HealthReason: "5 failures in a row", HealthSince: &since}, true, "Degraded", "5 failures in a row", nil, false, true, false},
+		{"PausedProbed", hookd.Webhook{Enabled: true, Health: hookd.HealthPaused, HealthReason: "20 failures in a row", HealthSince: &since, ProbeAt: &probe}, true, "Paused", "20 failures in a row", &probe, false, false, true},
+		{"PausedByHand", hookd.Webhook{Enabled: true, Health: hookd.HealthPaused, HealthReason: "paused by u1", HealthSince: &since, ProbeAt: &never}, true, "Paused", "paused by u1", nil, true, false, true},
+		{"PausedReadOnly", hookd.Webhook{Enabled: true, Health: hookd.HealthPaused, ProbeAt: &probe}, false, "Paused", "", &probe, false, false, false},
+		{"Disabled", hookd.Webhook{Enabled: false, Health: hookd.HealthPaused, HealthReason: "paused by u1", ProbeAt: &never}, true, "Disabled", "", nil, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := newHealthView(&tc.hook, "token", tc.canWrite, "/webhooks")
+			if v.Badge.Text != tc.badge || v.Reason != tc.reason || v.ByHand != tc.byHand || v.CanPause != tc.canPause || v.CanResume != tc.canResume {
+				t.Errorf("got badge %q, reason %q, by hand %v, pause %v, resume %v; want %q, %q, %v, %v, %v",
+					v.Badge.Text, v.Reason, v.ByHand, v.CanPause, v.CanResume, tc.badge, tc.reason, tc.byHand, tc.canPause, tc.canResume)
+			}
+			if (v.ProbeAt == nil) != (tc.probeAt == nil) || (v.ProbeAt != nil && !v.ProbeAt.Equal(*tc.probeAt)) {
+				t.Errorf("got probe at %v, want %v", v.ProbeAt, tc.probeAt)
+			}
+		})
+	}
+}
+
+func TestHeldDeliveryLabels(t *testing.T) {
+	t.Parallel()
+	d := &hookd.Delivery{State: hookd.DeliveryStateHeld, Attempts: 2, Status: 503}
+	if b := deliveryBadge(d); b.Text != "Held" || b.Title != "Held (waiting: webhook paused)" {
+		t.Errorf("held badge: got %+v, want Held waiting for the paused webhook", b)
+	}
+	if !live(hookd.DeliveryStateHeld) {
+		t.Error("held delivery: got not live, want live (it goes out when the webhook resumes)")
+	}
+	if row := newLiveRow(d); row.BadgeText != "Held" || !row.Live || row.State != hookd.DeliveryStateHeld {
+		t.Errorf("live row of a held delivery: got %+v", row)
+	}
+}
+
+func TestWebhookPauseRefused(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	b, k := e.signedIn(t, hookd.RoleUser, hookd.ScopeWrite)
+	hook := e.webhook(t, k, "quiet")
+	ctx := context.Background()
+
+	// Resuming a healthy webhook changes nothing and says so.
+	res := b.submit(t, "/webhooks", fmt.Sprintf("/webhooks/%d/resume", hook.ID), url.Values{"return": {"/webhooks"}})
+	wantRedirect(t, "resume healthy", res, "/webhooks")
+	wantContains(t, "after resume", b.get(t, "/webhooks").body, `Webhook &#34;quiet&#34; is not paused.`)
+
+	// Pausing a disabled webhook is refused: enabling resumes it anyway.
+	if _, err := e.store.WebhookSetEnabled(ctx, hook.ID, false, k.UserID, ""); err != nil {
+		t.Fatal(err)
+	}
+	list := b.get(t, "/webhooks")
+	wantContains(t, "disabled list", list.body, `data-health="Disabled"`)
+	wantNotContains(t, "disabled list", list.body, `data-pause`)
+	res = b.submit(t, "/webhooks", fmt.Sprintf("/webhooks/%d/pause", hook.ID), url.Values{"return": {"https://evil.example/"}})
+	wantRedirect(t, "pause disabled", res, "/webhooks") // never off-site
+	wantContains(t, "after pause", b.get(t, "/webhooks").body, "is disabled: there is nothing to pause")
+	if got, _ := e.store.WebhookGet(ctx, hook.ID); got.Health != "" && got.Health != hookd.HealthHealthy {
+		t.Fatalf("disabled webhook after a refused pause: got health %q, want healthy", got.Health)
+	}
+
+	wantStatus(t, "pause missing", b.submit(t, "/webhooks", "/webhooks/999/pause", nil), http.StatusNotFound)
+}
