@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/hookd/hookd"
 )
 
 // Config is one end-to-end run of `hookd bench`. The zero value of a field means its default,
@@ -31,6 +33,15 @@ type Config struct {
 	SlowHooks int
 	// Slow is the answer delay of the slow webhooks. Default 200 ms.
 	Slow time.Duration
+	// StruggleHooks is how many webhooks struggle: their receiver answers 503 whenever more
+	// than StruggleCap requests to that webhook are in flight at once, and 200 after a short
+	// delay otherwise (receiver.go). Default none.
+	StruggleHooks int
+	// StruggleCap is the in-flight requests a struggling receiver takes at once. Default 4.
+	StruggleCap int
+	// Batch publishes the events in requests of Batch events to the batch publish endpoint.
+	// Default 0: one request per event to the single publish endpoint.
+	Batch int
 	// Backlog generates the events and their deliveries directly in the store before the
 	// server starts, then times how fast the server drains them. Default off: events are
 	// published through the API while the server runs.
@@ -65,6 +76,9 @@ func (c Config) Default() Config {
 	if c.Slow == 0 {
 		c.Slow = 200 * time.Millisecond
 	}
+	if c.StruggleCap == 0 {
+		c.StruggleCap = 4
+	}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Minute
 	}
@@ -89,10 +103,19 @@ func (c Config) Validate() error {
 		return fmt.Errorf("fail share must be between 0 and 1, got %g", c.FailShare)
 	case c.SlowHooks < 0:
 		return fmt.Errorf("slow webhooks must not be negative, got %d", c.SlowHooks)
-	case c.failHooks()+c.SlowHooks > c.Webhooks:
-		return fmt.Errorf("%d failing and %d slow webhooks do not fit in %d webhooks", c.failHooks(), c.SlowHooks, c.Webhooks)
+	case c.StruggleHooks < 0:
+		return fmt.Errorf("struggling webhooks must not be negative, got %d", c.StruggleHooks)
+	case c.StruggleCap < 1:
+		return fmt.Errorf("struggle cap must be at least 1, got %d", c.StruggleCap)
+	case c.failHooks()+c.SlowHooks+c.StruggleHooks > c.Webhooks:
+		return fmt.Errorf("%d failing, %d slow and %d struggling webhooks do not fit in %d webhooks",
+			c.failHooks(), c.SlowHooks, c.StruggleHooks, c.Webhooks)
+	case c.Batch < 0 || c.Batch > hookd.MaxPublishBatch:
+		return fmt.Errorf("batch must be between 0 and %d, got %d", hookd.MaxPublishBatch, c.Batch)
 	case c.Backlog && c.Rate > 0:
 		return errors.New("a backlog is generated, not published: rate does not apply")
+	case c.Backlog && c.Batch > 0:
+		return errors.New("a backlog is generated, not published: batch does not apply")
 	}
 	return nil
 }
@@ -100,7 +123,8 @@ func (c Config) Validate() error {
 // failHooks is the number of failing webhooks.
 func (c Config) failHooks() int { return int(c.FailShare*float64(c.Webhooks) + 0.5) }
 
-// classes returns the receiver class of each webhook: failing first, then slow, then healthy.
+// classes returns the receiver class of each webhook: failing first, then slow, then
+// struggling, then healthy.
 func (c Config) classes() []string {
 	out := make([]string, c.Webhooks)
 	for i := range out {
@@ -109,6 +133,8 @@ func (c Config) classes() []string {
 			out[i] = ClassFail
 		case i < c.failHooks()+c.SlowHooks:
 			out[i] = ClassSlow
+		case i < c.failHooks()+c.SlowHooks+c.StruggleHooks:
+			out[i] = ClassStruggle
 		default:
 			out[i] = ClassOK
 		}

@@ -22,6 +22,9 @@ type benchDB interface {
 	insertHistory(ctx context.Context, p *historyParams) error
 	// waitingFirst counts deliveries whose first attempt is not recorded yet.
 	waitingFirst(ctx context.Context) (int64, error)
+	// heldFirst counts held deliveries (their webhook paused) that were never attempted:
+	// they reach the receiver only once the webhook resumes, if ever during a run.
+	heldFirst(ctx context.Context) (int64, error)
 	// oldest returns the created_on of the oldest delivery, the zero time when there is none.
 	oldest(ctx context.Context) (time.Time, error)
 	// finish brings the database's bookkeeping up to date after bulk inserts (sequences,

@@ -142,6 +142,15 @@ func (p *postgresDB) waitingFirst(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+func (p *postgresDB) heldFirst(ctx context.Context) (int64, error) {
+	var n int64
+	err := p.conn.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE state = 'held' AND attempts = 0`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count held deliveries: %w", err)
+	}
+	return n, nil
+}
+
 func (p *postgresDB) oldest(ctx context.Context) (time.Time, error) {
 	var t *time.Time
 	if err := p.conn.QueryRow(ctx, `SELECT MIN(created_on) FROM deliveries`).Scan(&t); err != nil {

@@ -169,6 +169,15 @@ func (s *sqliteDB) waitingFirst(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+func (s *sqliteDB) heldFirst(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE state = 'held' AND attempts = 0`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count held deliveries: %w", err)
+	}
+	return n, nil
+}
+
 func (s *sqliteDB) oldest(ctx context.Context) (time.Time, error) {
 	var us sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT MIN(created_on) FROM deliveries`).Scan(&us); err != nil {

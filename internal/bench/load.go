@@ -84,11 +84,11 @@ func (p *pace) take(ctx context.Context) (i int64, ts time.Time, ok bool) {
 // PublishResult is what the publishers did.
 type PublishResult struct {
 	Accepted int64         `json:"accepted"` // events the server accepted (202)
-	Errors   int64         `json:"errors"`
+	Errors   int64         `json:"errors"`   // events in requests that failed
 	FirstErr string        `json:"firstError,omitempty"`
 	Duration time.Duration `json:"duration"` // first request to last answer
 	Rate     float64       `json:"rate"`     // accepted events per second
-	Latency  Latency       `json:"latency"`  // of the publish requests
+	Latency  Latency       `json:"latency"`  // of the publish requests (one per batch when batched)
 	start    time.Time
 }
 
@@ -98,13 +98,29 @@ type publishParams struct {
 	concurrency int
 	rate        float64 // events per second, 0 = as fast as possible
 	seq0        int64   // sequence number of the first event
-	trigger     client.Trigger
+	// batch is the events one request carries (send's n); 0 means 1.
+	batch int
+	send  sendFunc
 	// stop, when not nil, ends the phase early once closed (live traffic).
 	stop <-chan struct{}
 }
 
-// publish sends p.events events through cl's publish endpoint with p.concurrency workers.
-func publish(ctx context.Context, cl *client.Client, p publishParams) *PublishResult {
+// sendFunc publishes, in one request, n events with sequence numbers seq0..seq0+n-1, each
+// stamped ts (unix ns) in its payload.
+type sendFunc func(ctx context.Context, seq0 int64, n int, ts int64) error
+
+// singleSender publishes one event per request through cl's publish endpoint.
+func singleSender(cl *client.Client, trigger client.Trigger) sendFunc {
+	return func(ctx context.Context, seq0 int64, _ int, ts int64) error {
+		_, err := cl.Publish(ctx, client.PublishParams{Trigger: trigger, Payload: payload(seq0, ts)})
+		return err
+	}
+}
+
+// publish sends p.events events with p.send from p.concurrency workers, p.batch per request.
+// The rate paces requests so that events go out at p.rate; every event of a request carries
+// the request's time.
+func publish(ctx context.Context, p publishParams) *PublishResult {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if p.stop != nil {
@@ -116,8 +132,10 @@ func publish(ctx context.Context, cl *client.Client, p publishParams) *PublishRe
 			}
 		}()
 	}
+	batch := int64(max(p.batch, 1))
+	events := int64(p.events)
 	res := &PublishResult{start: time.Now()}
-	pc := &pace{n: int64(p.events), rate: p.rate, start: res.start}
+	pc := &pace{n: (events + batch - 1) / batch, rate: p.rate / float64(batch), start: res.start}
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup
@@ -131,17 +149,19 @@ func publish(ctx context.Context, cl *client.Client, p publishParams) *PublishRe
 				if !ok {
 					break
 				}
+				first := i * batch
+				n := min(batch, events-first)
 				t0 := time.Now()
-				_, err := cl.Publish(ctx, client.PublishParams{Trigger: p.trigger, Payload: payload(p.seq0+i, ts.UnixNano())})
+				err := p.send(ctx, p.seq0+first, int(n), ts.UnixNano())
 				mine = append(mine, time.Since(t0))
 				mu.Lock()
 				if err != nil && ctx.Err() == nil {
-					res.Errors++
+					res.Errors += n
 					if res.FirstErr == "" {
 						res.FirstErr = err.Error()
 					}
 				} else if err == nil {
-					res.Accepted++
+					res.Accepted += n
 				}
 				mu.Unlock()
 			}

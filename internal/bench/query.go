@@ -454,8 +454,8 @@ type liveTraffic struct {
 func (q *queryRun) startLive(ctx context.Context) *liveTraffic {
 	l := &liveTraffic{start: time.Now(), quit: make(chan struct{}), done: make(chan *PublishResult, 1)}
 	go func() {
-		l.done <- publish(ctx, q.cl, publishParams{events: 1 << 40, concurrency: 4, rate: q.cfg.LiveRate,
-			trigger: liveTrigger, seq0: 1 << 40, stop: l.quit})
+		l.done <- publish(ctx, publishParams{events: 1 << 40, concurrency: 4, rate: q.cfg.LiveRate,
+			send: singleSender(q.cl, liveTrigger), seq0: 1 << 40, stop: l.quit})
 	}()
 	return l
 }

@@ -15,7 +15,8 @@ import (
 )
 
 // The receiver's behaviours, chosen by the first segment of the request path: /ok/LABEL
-// answers 200 at once, /fail/LABEL answers 500, /slow/LABEL answers 200 after the slow delay.
+// answers 200 at once, /fail/LABEL answers 500, /slow/LABEL answers 200 after the slow delay
+// (and /struggle/LABEL?cap=K as ClassStruggle says).
 const (
 	ClassOK   = "ok"
 	ClassFail = "fail"
@@ -30,10 +31,13 @@ const maxReceiverBody = 1 << 20
 
 // Receiver is the benchmark's webhook receiver. It keeps, for the first attempt of every
 // delivery (by event.id), when it was published (payload.ts) and when it arrived, and counts
-// repeats (at-least-once duplicates) and automatic retries (webhook.retryCount > 0).
+// repeats (at-least-once duplicates) and automatic retries (webhook.retryCount > 0); for
+// struggling paths, the requests in flight and the 503s.
 type Receiver struct {
-	slow time.Duration
-	now  func() time.Time
+	slow          time.Duration
+	struggleDelay time.Duration // how long a struggling path takes over a request it takes
+	now           func() time.Time
+	struggle      *struggler
 
 	mu      sync.Mutex
 	seen    map[int64]struct{}
@@ -54,12 +58,13 @@ type record struct {
 
 // NewReceiver returns a receiver whose /slow/ paths wait slow before answering.
 func NewReceiver(slow time.Duration) *Receiver {
-	r := &Receiver{slow: slow, now: time.Now}
+	r := &Receiver{slow: slow, struggleDelay: struggleDelay, now: time.Now, struggle: newStruggler()}
 	r.reset()
 	return r
 }
 
 func (r *Receiver) reset() {
+	r.struggle.reset()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seen = map[int64]struct{}{}
@@ -93,15 +98,27 @@ func (r *Receiver) Handler() http.Handler {
 }
 
 func (r *Receiver) handleDelivery(w http.ResponseWriter, req *http.Request) {
+	class, label := req.PathValue("class"), req.PathValue("label")
+	if class != ClassOK && class != ClassFail && class != ClassSlow && class != ClassStruggle {
+		http.Error(w, "unknown class", http.StatusNotFound)
+		return
+	}
+	taken := true
+	if class == ClassStruggle {
+		// Counted in from the start of the request to its answer: what the sender has in
+		// flight, as the receiver's workers would feel it.
+		limit, err := strconv.Atoi(req.URL.Query().Get("cap"))
+		if err != nil || limit < 1 {
+			http.Error(w, "struggle needs cap=K, K at least 1", http.StatusBadRequest)
+			return
+		}
+		taken = r.struggle.enter(label, limit)
+		defer r.struggle.leave(label)
+	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, maxReceiverBody))
 	recv := r.now().UnixNano()
 	if err != nil {
 		http.Error(w, "read body", http.StatusBadRequest)
-		return
-	}
-	class := req.PathValue("class")
-	if class != ClassOK && class != ClassFail && class != ClassSlow {
-		http.Error(w, "unknown class", http.StatusNotFound)
 		return
 	}
 	var b receivedBody
@@ -109,21 +126,32 @@ func (r *Receiver) handleDelivery(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "not a delivery envelope", http.StatusBadRequest)
 		return
 	}
-	r.add(class+"/"+req.PathValue("label"), &b, recv)
-	switch class {
-	case ClassFail:
+	r.add(class+"/"+label, &b, recv)
+	switch {
+	case class == ClassFail:
 		http.Error(w, "failing on purpose", http.StatusInternalServerError)
 		return
-	case ClassSlow:
-		t := time.NewTimer(r.slow)
-		select {
-		case <-t.C:
-		case <-req.Context().Done():
-			t.Stop()
-			return
-		}
+	case !taken:
+		http.Error(w, "too many requests in flight", http.StatusServiceUnavailable)
+		return
+	case class == ClassSlow && !pause(req.Context(), r.slow):
+		return
+	case class == ClassStruggle && !pause(req.Context(), r.struggleDelay):
+		return
 	}
 	io.WriteString(w, "ok")
+}
+
+// pause waits d, or less when ctx ends first; it reports whether it waited the whole d.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (r *Receiver) add(key string, b *receivedBody, recv int64) {
@@ -159,6 +187,8 @@ type ReceiverStats struct {
 	ByPath     map[string]int64 `json:"byPath"`     // first attempts per "class/label"
 	FirstRecv  int64            `json:"firstRecv"`  // unix ns of the earliest first attempt
 	LastRecv   int64            `json:"lastRecv"`   // unix ns of the latest first attempt
+	// Struggle has the figures of each struggling path, by label.
+	Struggle map[string]StruggleStats `json:"struggle,omitempty"`
 }
 
 // Stats returns the receiver's counts.
@@ -170,6 +200,9 @@ func (r *Receiver) Stats() ReceiverStats {
 	for k, n := range r.counts {
 		s.ByPath[k] = n
 	}
+	if st := r.struggle.snapshot(); len(st) > 0 {
+		s.Struggle = st
+	}
 	return s
 }
 
@@ -179,7 +212,7 @@ func (r *Receiver) handleStats(w http.ResponseWriter, _ *http.Request) {
 
 // LatencyQuery selects first attempts for a latency summary. Zero fields do not filter.
 type LatencyQuery struct {
-	Class   string // ok, fail or slow
+	Class   string // ok, fail, slow or struggle
 	Label   string // the path's label
 	PubFrom int64  // published at or after (unix ns)
 	PubTo   int64  // published before (unix ns)

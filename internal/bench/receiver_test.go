@@ -144,6 +144,8 @@ func TestConfigClasses(t *testing.T) {
 		{"AllHealthy", Config{Webhooks: 2}, []string{ClassOK, ClassOK}},
 		{"ShareRounds", Config{Webhooks: 10, FailShare: 0.25, SlowHooks: 1},
 			[]string{ClassFail, ClassFail, ClassFail, ClassSlow, ClassOK, ClassOK, ClassOK, ClassOK, ClassOK, ClassOK}},
+		{"StrugglingAfterSlow", Config{Webhooks: 4, SlowHooks: 1, StruggleHooks: 2},
+			[]string{ClassSlow, ClassStruggle, ClassStruggle, ClassOK}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -167,6 +169,10 @@ func TestConfigValidate(t *testing.T) {
 		"TooManySpecialWebhooks": {Webhooks: 2, FailShare: 1, SlowHooks: 1},
 		"RateWithBacklog":        {Backlog: true, Rate: 100},
 		"NegativeShare":          {FailShare: -0.1},
+		"TooManyStruggling":      {Webhooks: 3, SlowHooks: 1, StruggleHooks: 3},
+		"NegativeStruggleCap":    {StruggleHooks: 1, StruggleCap: -1},
+		"BatchTooLarge":          {Batch: 1001},
+		"BatchWithBacklog":       {Backlog: true, Batch: 100},
 	}
 	for name, cfg := range bad {
 		t.Run(name, func(t *testing.T) {

@@ -33,9 +33,14 @@ type Scenario struct {
 	Failing     int     `json:"failing"`
 	Slow        int     `json:"slow"`
 	SlowDelay   string  `json:"slowDelay,omitempty"`
+	Struggling  int     `json:"struggling"`            // webhooks whose receiver takes StruggleCap at once
+	StruggleCap int     `json:"struggleCap,omitempty"` // requests in flight it takes before it answers 503
 	Concurrency int     `json:"concurrency"`
 	Rate        float64 `json:"rate"` // events per second, 0 = as fast as possible
 	Backlog     bool    `json:"backlog"`
+	// Batch is the events per publish request to the batch endpoint; 0 = the single publish
+	// endpoint, one request per event.
+	Batch int `json:"batch"`
 }
 
 // RunResult is what one side (hookd or the baseline) achieved.
@@ -52,6 +57,9 @@ type RunResult struct {
 	RecordedPerSec float64       `json:"recordedPerSec,omitempty"`
 	// Publish is how the publishers fared (hookd end to end only).
 	Publish *PublishResult `json:"publish,omitempty"`
+	// Held is the deliveries still held (their webhook paused) without any attempt when the
+	// run ended, so never received: Deliveries + Held is every delivery (hookd only).
+	Held int64 `json:"held,omitempty"`
 	// Latency is publish to receipt of the first attempts to healthy webhooks (for a backlog,
 	// generation to receipt: not meaningful); SlowLatency the same for slow webhooks.
 	Latency     Latency  `json:"latency"`
@@ -63,6 +71,8 @@ type RunResult struct {
 	Process Usage `json:"process"`
 	// Receiver is the receiver's CPU time during the run.
 	Receiver Usage `json:"receiver"`
+	// Struggle is what the struggling webhooks' receivers saw, up to the end of the run.
+	Struggle *StruggleResult `json:"struggle,omitempty"`
 	// Generated is how long writing the backlog into the store took.
 	Generated time.Duration `json:"generated,omitempty"`
 }
@@ -89,15 +99,22 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	s := r.Scenario
 	mode := "end to end, one publish per event"
-	if s.Backlog {
+	switch {
+	case s.Backlog:
 		mode = "backlog drain"
+	case s.Batch > 0:
+		mode = fmt.Sprintf("end to end, batch publish of %d events per request", s.Batch)
 	}
 	rateText := "as fast as possible"
 	if s.Rate > 0 {
 		rateText = fmt.Sprintf("%g events/s", s.Rate)
 	}
-	fmt.Fprintf(w, "hookd bench: %s on %s; %d events x %d webhooks (%d failing, %d slow); concurrency %d; %s\n",
-		mode, s.Backend, s.Events, s.Webhooks, s.Failing, s.Slow, s.Concurrency, rateText)
+	struggling := ""
+	if s.Struggling > 0 {
+		struggling = fmt.Sprintf(", %d struggling (cap %d)", s.Struggling, s.StruggleCap)
+	}
+	fmt.Fprintf(w, "hookd bench: %s on %s; %d events x %d webhooks (%d failing, %d slow%s); concurrency %d; %s\n",
+		mode, s.Backend, s.Events, s.Webhooks, s.Failing, s.Slow, struggling, s.Concurrency, rateText)
 	fmt.Fprintf(w, "machine: %d CPUs %s/%s %s; load average %.2f before, %.2f after\n\n",
 		r.Machine.CPUs, r.Machine.OS, r.Machine.Arch, r.Machine.GoVersion, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -119,6 +136,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("backlog generated in", secs(h.Generated), "-")
 	}
 	row("deliveries", fmt.Sprint(h.Deliveries), fmt.Sprint(b.Deliveries))
+	if h.Held > 0 {
+		row("held, never attempted", fmt.Sprint(h.Held), "-")
+	}
 	row("deliveries/s (received)", fmt.Sprintf("%.0f", h.DeliveriesPerSec), fmt.Sprintf("%.0f", b.DeliveriesPerSec))
 	row("deliveries/s (recorded)", fmt.Sprintf("%.0f", h.RecordedPerSec), "-")
 	hl := func(d time.Duration) string {
@@ -126,6 +146,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 			return "-" // generated, not published: no publish time to measure from
 		}
 		return ms(d)
+	}
+	if s.Failing+s.Slow+s.Struggling > 0 {
+		row("(first attempts: healthy webhooks)", "", "")
 	}
 	row("first attempt p50", hl(h.Latency.P50), ms(b.Latency.P50))
 	row("first attempt p95", hl(h.Latency.P95), ms(b.Latency.P95))
@@ -137,6 +160,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 			bs = &Latency{}
 		}
 		row("slow webhooks p99", ms(h.SlowLatency.P99), ms(bs.P99))
+	}
+	if h.Struggle != nil {
+		bs := b.Struggle
+		if bs == nil {
+			bs = &StruggleResult{}
+		}
+		row("struggling: requests", fmt.Sprint(h.Struggle.Requests), fmt.Sprint(bs.Requests))
+		row("struggling: 503 share", pct(h.Struggle.Share503), pct(bs.Share503))
+		row("struggling: peak in flight", fmt.Sprint(h.Struggle.PeakInflight), fmt.Sprint(bs.PeakInflight))
 	}
 	row("retries received", fmt.Sprint(h.Retries), fmt.Sprint(b.Retries))
 	row("duplicates", fmt.Sprint(h.Duplicates), fmt.Sprint(b.Duplicates))
@@ -154,6 +186,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func pct(f float64) string { return fmt.Sprintf("%.1f %%", 100*f) }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 

@@ -43,9 +43,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.Scenario = Scenario{Backend: backend, Events: cfg.Events, Webhooks: cfg.Webhooks, Failing: cfg.failHooks(),
-		Slow: cfg.SlowHooks, Concurrency: cfg.Concurrency, Rate: cfg.Rate, Backlog: cfg.Backlog}
+		Slow: cfg.SlowHooks, Struggling: cfg.StruggleHooks, Concurrency: cfg.Concurrency, Rate: cfg.Rate,
+		Backlog: cfg.Backlog, Batch: cfg.Batch}
 	if cfg.SlowHooks > 0 {
 		rep.Scenario.SlowDelay = cfg.Slow.String()
+	}
+	if cfg.StruggleHooks > 0 {
+		rep.Scenario.StruggleCap = cfg.StruggleCap
 	}
 	if !cfg.NoBaseline {
 		if rep.Baseline, err = e.baseline(ctx); err != nil {
@@ -104,7 +108,11 @@ func newEnv(ctx context.Context, cfg *Config) (*env, func(), error) {
 		recv.stop(stopGrace)
 	})
 	for i, class := range e.classes {
-		e.targets = append(e.targets, fmt.Sprintf("%s/%s/h%d", recv.url, class, i))
+		t := fmt.Sprintf("%s/%s/h%d", recv.url, class, i)
+		if class == ClassStruggle {
+			t += "?cap=" + strconv.Itoa(cfg.StruggleCap)
+		}
+		e.targets = append(e.targets, t)
 	}
 	return e, cleanup, nil
 }
@@ -153,7 +161,8 @@ func (e *env) baseline(ctx context.Context) (*RunResult, error) {
 	}
 	recv1, _ := liveUsage(e.recv.pid())
 	res := &RunResult{Deliveries: st.Firsts, Retries: st.Retries, Duplicates: st.Duplicates, Process: usage,
-		Receiver: Usage{CPU: recv1.CPU - recv0.CPU, PeakRSS: recv1.PeakRSS}}
+		Receiver: Usage{CPU: recv1.CPU - recv0.CPU, PeakRSS: recv1.PeakRSS},
+		Struggle: newStruggleResult(st.Struggle, cfg.StruggleCap)}
 	res.Duration = time.Duration(st.LastRecv - br.Start)
 	res.DeliveriesPerSec = rate(st.Firsts, res.Duration)
 	if err := e.latencies(ctx, res, 0); err != nil {
@@ -208,12 +217,18 @@ func (e *env) hookd(ctx context.Context) (*RunResult, error) {
 		}
 		start = res.Publish.start
 	}
-	st, err := e.rc.waitFor(ctx, cfg.Timeout, func(s ReceiverStats) bool { return s.Firsts >= e.expected() })
+	st, err := e.waitFirsts(ctx, db)
 	if err != nil {
 		return nil, err
 	}
 	recordedAt, err := waitRecorded(ctx, db, cfg.Timeout)
 	if err != nil {
+		return nil, err
+	}
+	if res.Held, err = db.heldFirst(ctx); err != nil {
+		return nil, err
+	}
+	if st, err = e.rc.stats(ctx); err != nil { // the struggle figures up to now
 		return nil, err
 	}
 	srv1, _ := liveUsage(srv.pid())
@@ -232,6 +247,7 @@ func (e *env) hookd(ctx context.Context) (*RunResult, error) {
 		res.Process.CPU = total.CPU // no /proc: the whole life of the process
 	}
 	res.Receiver = Usage{CPU: recv1.CPU - recv0.CPU, PeakRSS: recv1.PeakRSS}
+	res.Struggle = newStruggleResult(st.Struggle, cfg.StruggleCap)
 	if !cfg.Backlog {
 		if err := e.latencies(ctx, res, 0); err != nil {
 			return nil, err
@@ -239,6 +255,32 @@ func (e *env) hookd(ctx context.Context) (*RunResult, error) {
 	}
 	progressf(cfg.Progress, "hookd: %.0f deliveries/s received, %.0f/s recorded", res.DeliveriesPerSec, res.RecordedPerSec)
 	return res, nil
+}
+
+// waitFirsts waits until the receiver has the first attempt of every delivery but those held
+// never attempted: a paused webhook (s9-design.md) holds its deliveries, and a receiver that
+// keeps failing keeps it paused past any run. Before the store holds deliveries the count is
+// always zero. The database is asked only when the receiver's count stands still.
+func (e *env) waitFirsts(ctx context.Context, db benchDB) (ReceiverStats, error) {
+	var last int64 = -1
+	var dbErr error
+	st, err := e.rc.waitFor(ctx, e.cfg.Timeout, func(s ReceiverStats) bool {
+		if s.Firsts >= e.expected() {
+			return true
+		}
+		moved := s.Firsts != last
+		last = s.Firsts
+		if moved {
+			return false
+		}
+		var held int64
+		held, dbErr = db.heldFirst(ctx)
+		return dbErr != nil || s.Firsts+held >= e.expected()
+	})
+	if err == nil {
+		err = dbErr
+	}
+	return st, err
 }
 
 // prepare creates the webhooks and, for a backlog run, writes the backlog into the store. It
@@ -275,12 +317,19 @@ func (e *env) publish(ctx context.Context, url, key string) (*PublishResult, err
 	cfg := e.cfg
 	hc := loadClient(cfg.Concurrency)
 	defer hc.CloseIdleConnections()
-	cl, err := client.New(url, key, client.WithHTTPClient(hc), client.WithRetries(0))
-	if err != nil {
-		return nil, err
+	p := publishParams{events: cfg.Events, concurrency: cfg.Concurrency, rate: cfg.Rate, batch: cfg.Batch}
+	if cfg.Batch > 0 {
+		progressf(cfg.Progress, "hookd: publishing %d events to %d webhooks, %d per request", cfg.Events, cfg.Webhooks, cfg.Batch)
+		p.send = batchSender(hc, url, key, benchTrigger)
+	} else {
+		cl, err := client.New(url, key, client.WithHTTPClient(hc), client.WithRetries(0))
+		if err != nil {
+			return nil, err
+		}
+		progressf(cfg.Progress, "hookd: publishing %d events to %d webhooks", cfg.Events, cfg.Webhooks)
+		p.send = singleSender(cl, benchTrigger)
 	}
-	progressf(cfg.Progress, "hookd: publishing %d events to %d webhooks", cfg.Events, cfg.Webhooks)
-	res := publish(ctx, cl, publishParams{events: cfg.Events, concurrency: cfg.Concurrency, rate: cfg.Rate, trigger: benchTrigger})
+	res := publish(ctx, p)
 	if res.Errors > 0 {
 		return nil, fmt.Errorf("publish: %d of %d events failed, first: %s", res.Errors, cfg.Events, res.FirstErr)
 	}

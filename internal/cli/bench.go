@@ -23,7 +23,12 @@ first and let the server drain them) and wait until the receiver has every deliv
 
 It prints the publish rate, deliveries per second, first-attempt latency from publish to
 receipt (p50, p95, p99, max), CPU seconds and peak RSS of the server and of the baseline
-client, and the ratio hookd/baseline. The default database is a new SQLite file in a temporary
+client, and the ratio hookd/baseline.
+
+--batch B publishes through the batch endpoint, B events per request. --struggle-hooks S
+makes S webhooks struggle: their receiver answers 503 when more than --struggle-cap requests
+are in flight to it, and the report gives their peak in-flight count and 503 share beside the
+healthy webhooks' latency (run it again without --struggle-hooks for the control). The default database is a new SQLite file in a temporary
 directory; a PostgreSQL database must be empty or used only by earlier benchmark runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -53,6 +58,9 @@ directory; a PostgreSQL database must be empty or used only by earlier benchmark
 	f.Float64Var(&cfg.FailShare, "fail-share", 0, "share of the webhooks whose receiver answers 500, e.g. 0.3")
 	f.IntVar(&cfg.SlowHooks, "slow-hooks", 0, "webhooks whose receiver answers only after --slow")
 	f.DurationVar(&cfg.Slow, "slow", 200*time.Millisecond, "answer delay of the slow webhooks")
+	f.IntVar(&cfg.StruggleHooks, "struggle-hooks", 0, "webhooks whose receiver answers 503 past --struggle-cap requests in flight (200 after 20 ms otherwise)")
+	f.IntVar(&cfg.StruggleCap, "struggle-cap", 4, "requests in flight a struggling receiver takes at once")
+	f.IntVar(&cfg.Batch, "batch", 0, "publish in requests of this many events to the batch endpoint (1 to 1000); 0 = one request per event")
 	f.BoolVar(&cfg.Backlog, "backlog", false, "write the events into the store before the server starts, then time the drain")
 	f.BoolVar(&cfg.NoBaseline, "no-baseline", false, "skip the baseline run")
 	f.StringVar(&cfg.RetrySchedule, "retry-schedule", "", "the server's --retry-schedule, e.g. 1s,2s,5s to keep failing receivers retried during the run")
