@@ -20,11 +20,9 @@ type benchDB interface {
 	insertPending(ctx context.Context, hooks []int64, seq0, n int64, now time.Time) error
 	// insertHistory adds finished deliveries, one event and one attempt each.
 	insertHistory(ctx context.Context, p *historyParams) error
-	// waitingFirst counts deliveries whose first attempt is not recorded yet.
-	waitingFirst(ctx context.Context) (int64, error)
-	// heldFirst counts held deliveries (their webhook paused) that were never attempted:
-	// they reach the receiver only once the webhook resumes, if ever during a run.
-	heldFirst(ctx context.Context) (int64, error)
+	// countDeliveries counts the deliveries that match where, an SQL condition both
+	// backends read alike (waitingFirst, heldFirst).
+	countDeliveries(ctx context.Context, where string) (int64, error)
 	// oldest returns the created_on of the oldest delivery, the zero time when there is none.
 	oldest(ctx context.Context) (time.Time, error)
 	// finish brings the database's bookkeeping up to date after bulk inserts (sequences,
@@ -32,6 +30,15 @@ type benchDB interface {
 	finish(ctx context.Context) error
 	Close() error
 }
+
+// Conditions for countDeliveries.
+const (
+	// waitingFirst: deliveries whose first attempt is not recorded yet.
+	waitingFirst = `state IN ('pending', 'inflight') AND attempts = 0`
+	// heldFirst: held deliveries (their webhook paused) that were never attempted; they
+	// reach the receiver only once the webhook resumes, if ever during a run.
+	heldFirst = `state = 'held' AND attempts = 0`
+)
 
 // historyParams describe a block of finished deliveries.
 type historyParams struct {

@@ -132,21 +132,10 @@ func (p *postgresDB) insertHistory(ctx context.Context, hp *historyParams) error
 	return nil
 }
 
-func (p *postgresDB) waitingFirst(ctx context.Context) (int64, error) {
+func (p *postgresDB) countDeliveries(ctx context.Context, where string) (int64, error) {
 	var n int64
-	err := p.conn.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries
-		WHERE state IN ('pending', 'inflight') AND attempts = 0`).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count waiting deliveries: %w", err)
-	}
-	return n, nil
-}
-
-func (p *postgresDB) heldFirst(ctx context.Context) (int64, error) {
-	var n int64
-	err := p.conn.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE state = 'held' AND attempts = 0`).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count held deliveries: %w", err)
+	if err := p.conn.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE `+where).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count deliveries: %w", err)
 	}
 	return n, nil
 }

@@ -159,21 +159,10 @@ func (s *sqliteDB) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	return nil
 }
 
-func (s *sqliteDB) waitingFirst(ctx context.Context) (int64, error) {
+func (s *sqliteDB) countDeliveries(ctx context.Context, where string) (int64, error) {
 	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries
-		WHERE state IN ('pending', 'inflight') AND attempts = 0`).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count waiting deliveries: %w", err)
-	}
-	return n, nil
-}
-
-func (s *sqliteDB) heldFirst(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE state = 'held' AND attempts = 0`).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count held deliveries: %w", err)
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE `+where).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count deliveries: %w", err)
 	}
 	return n, nil
 }

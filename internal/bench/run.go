@@ -225,7 +225,7 @@ func (e *env) hookd(ctx context.Context) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if res.Held, err = db.heldFirst(ctx); err != nil {
+	if res.Held, err = db.countDeliveries(ctx, heldFirst); err != nil {
 		return nil, err
 	}
 	if st, err = e.rc.stats(ctx); err != nil { // the struggle figures up to now
@@ -274,7 +274,7 @@ func (e *env) waitFirsts(ctx context.Context, db benchDB) (ReceiverStats, error)
 			return false
 		}
 		var held int64
-		held, dbErr = db.heldFirst(ctx)
+		held, dbErr = db.countDeliveries(ctx, heldFirst)
 		return dbErr != nil || s.Firsts+held >= e.expected()
 	})
 	if err == nil {
@@ -343,7 +343,7 @@ func waitRecorded(ctx context.Context, db benchDB, timeout time.Duration) (time.
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		n, err := db.waitingFirst(ctx)
+		n, err := db.countDeliveries(ctx, waitingFirst)
 		if err != nil {
 			return time.Time{}, err
 		}
