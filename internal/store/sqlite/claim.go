@@ -13,18 +13,23 @@ import (
 // deliveryClaimQuery leases the oldest due deliveries in one statement. Each due state is read
 // as its own range of deliveries_due, already in (next_attempt_at, id) order, so each arm
 // stops after ?3 rows instead of sorting the whole backlog; the outer ORDER BY merges them.
+// Held deliveries are in no arm. A delivery whose ordering key has an older open delivery is
+// passed over (keyBlocked): only a key's head goes, so never two of one key at once.
 const deliveryClaimQuery = `UPDATE deliveries
 	SET state = 'inflight', lease_until = ?1, claim_token = claim_token + 1
 	WHERE id IN (
 		SELECT id FROM (
-			SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM deliveries
-				WHERE state = 'pending' AND next_attempt_at <= ?2 ORDER BY next_attempt_at, id LIMIT ?3)
+			SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM deliveries d
+				WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND NOT (` + keyBlocked + `)
+				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
 			UNION ALL
-			SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM deliveries
-				WHERE state = 'retrying' AND next_attempt_at <= ?2 ORDER BY next_attempt_at, id LIMIT ?3)
+			SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM deliveries d
+				WHERE d.state = 'retrying' AND d.next_attempt_at <= ?2 AND NOT (` + keyBlocked + `)
+				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
 			UNION ALL
-			SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM deliveries
-				WHERE state = 'inflight' AND lease_until < ?2 ORDER BY next_attempt_at, id LIMIT ?3)
+			SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM deliveries d
+				WHERE d.state = 'inflight' AND d.lease_until < ?2 AND NOT (` + keyBlocked + `)
+				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
 		) ORDER BY next_attempt_at, id LIMIT ?3
 	)
 	RETURNING id`

@@ -158,18 +158,26 @@ func idsJSON(ids []int64) string {
 	return string(b)
 }
 
-const deliveryRetryQuery = `INSERT INTO deliveries
-	(webhook_id, event_id, trigger_id, state, created_by, created_on, next_attempt_at, retry_of)
-	SELECT d.webhook_id, d.event_id, d.trigger_id, 'pending', ?2, ?3, ?3, d.id
+// retryInsertSQL creates, for each delivery id of the JSON array ?1 in order, a new delivery
+// due at ?3 by user ?2 pointing at it, skipping missing ids and, when ?4 is not NULL, those of
+// webhooks ?4 did not create. As at publish, the new delivery is held while its webhook is
+// paused and carries the event's ordering key when the webhook is ordered (now). Manual
+// retries and replay steps share it; each appends its RETURNING.
+const retryInsertSQL = `INSERT INTO deliveries
+	(webhook_id, event_id, trigger_id, state, created_by, created_on, next_attempt_at, retry_of, ordering_key)
+	SELECT d.webhook_id, d.event_id, d.trigger_id, ` + newDeliveryState + `, ?2, ?3, ?3, d.id,
+		CASE WHEN w.ordered THEN e.ordering_key ELSE '' END
 	FROM json_each(?1) j
 	JOIN deliveries d ON d.id = j.value
 	JOIN webhooks w ON w.id = d.webhook_id
+	JOIN events e ON e.id = d.event_id
 	WHERE ?4 IS NULL OR w.created_by = ?4
-	ORDER BY j.key
-	RETURNING id`
+	ORDER BY j.key`
+
+const deliveryRetryQuery = retryInsertSQL + ` RETURNING id`
 
 // DeliveryRetry creates, for each id in order (duplicates once per occurrence), a new pending
-// delivery due now pointing at it with RetryOf, in one statement. Missing ids and ids of
+// (or held) delivery due now pointing at it with RetryOf, in one statement. Missing ids and ids of
 // webhooks p.WebhookCreatedBy excludes are skipped.
 func (s *Store) DeliveryRetry(ctx context.Context, p *hookd.DeliveryRetryParams) ([]*hookd.Delivery, error) {
 	if len(p.IDs) == 0 {

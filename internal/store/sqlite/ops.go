@@ -16,6 +16,7 @@ const deliveryStatsQuery = `SELECT
 	(SELECT COUNT(*) FROM deliveries WHERE state = 'pending'),
 	(SELECT COUNT(*) FROM deliveries WHERE state = 'retrying'),
 	(SELECT COUNT(*) FROM deliveries WHERE state = 'inflight'),
+	(SELECT COUNT(*) FROM deliveries WHERE state = 'held'),
 	(SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?1)
 		+ (SELECT COUNT(*) FROM deliveries WHERE state = 'retrying' AND next_attempt_at <= ?1),
 	(SELECT MIN(t) FROM (
@@ -30,7 +31,7 @@ func (s *Store) DeliveryStats(ctx context.Context) (*hookd.DeliveryStats, error)
 		oldest sql.NullInt64
 	)
 	err := s.read.QueryRowContext(ctx, deliveryStatsQuery, micros(s.now())).
-		Scan(&st.Pending, &st.Retrying, &st.Inflight, &st.Due, &oldest)
+		Scan(&st.Pending, &st.Retrying, &st.Inflight, &st.Held, &st.Due, &oldest)
 	if err != nil {
 		return nil, fmt.Errorf("delivery stats: %w", err)
 	}
@@ -127,22 +128,9 @@ var disableFailingQuery = `UPDATE webhooks SET enabled = 0, disabled_reason = ?2
 // WebhookDisableFailing disables every enabled webhook that has failed without success since
 // since, with reason, and returns them in id order.
 func (s *Store) WebhookDisableFailing(ctx context.Context, since time.Time, reason string) ([]*hookd.Webhook, error) {
-	rows, err := s.write.QueryContext(ctx, disableFailingQuery, micros(since), reason)
+	ws, err := scanWebhooks(s.write.QueryContext(ctx, disableFailingQuery, micros(since), reason))
 	if err != nil {
 		return nil, fmt.Errorf("disable failing webhooks: %w", err)
 	}
-	defer rows.Close()
-	ws := []*hookd.Webhook{}
-	for rows.Next() {
-		var w hookd.Webhook
-		if err := rows.Scan(webhookDest(&w)...); err != nil {
-			return nil, fmt.Errorf("disable failing webhooks: %w", err)
-		}
-		ws = append(ws, &w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("disable failing webhooks: %w", err)
-	}
-	slices.SortFunc(ws, func(a, b *hookd.Webhook) int { return int(a.ID - b.ID) })
 	return ws, nil
 }

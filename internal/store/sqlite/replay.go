@@ -460,15 +460,8 @@ func (s *Store) replayProcess(ctx context.Context, tx *sql.Tx, r *hookd.Replay, 
 	}
 	created := map[int64]int64{} // original id → new delivery id
 	if len(toSend) > 0 {
-		rows, err := tx.QueryContext(ctx, `INSERT INTO deliveries
-			(webhook_id, event_id, trigger_id, state, created_by, created_on, next_attempt_at, retry_of)
-			SELECT d.webhook_id, d.event_id, d.trigger_id, 'pending', ?2, ?3, ?3, d.id
-			FROM json_each(?1) j
-			JOIN deliveries d ON d.id = j.value
-			JOIN webhooks w ON w.id = d.webhook_id
-			WHERE ?4 IS NULL OR w.created_by = ?4
-			ORDER BY j.key
-			RETURNING id, retry_of`, idsJSON(toSend), r.CreatedBy, micros(now), r.Filter.CreatedBy)
+		rows, err := tx.QueryContext(ctx, retryInsertSQL+` RETURNING id, retry_of`,
+			idsJSON(toSend), r.CreatedBy, micros(now), r.Filter.CreatedBy)
 		if err != nil {
 			return nil, err
 		}

@@ -10,7 +10,7 @@ import (
 // deliveryCols and deliveryDest read a delivery row (alias d) with its event (alias e).
 const deliveryCols = `d.id, d.webhook_id, d.event_id, d.trigger_id, d.state, d.created_by, d.created_on,
 	d.next_attempt_at, d.lease_until, d.attempts, d.retry_of, d.status, d.delivered_on, d.last_error,
-	e.id, e.trigger_id, e.payload, e.target_id, e.created_by, e.created_on`
+	d.ordering_key, e.id, e.trigger_id, e.payload, e.target_id, e.ordering_key, e.created_by, e.created_on`
 
 func deliveryDest(d *hookd.Delivery) []any {
 	d.Event = &hookd.Event{}
@@ -18,7 +18,8 @@ func deliveryDest(d *hookd.Delivery) []any {
 	return []any{&d.ID, &d.WebhookID, &d.EventID, &d.Trigger, &d.State, &d.CreatedBy, timeCol{&d.CreatedOn},
 		timeCol{&d.NextAttemptAt}, nullTimeCol{&d.LeaseUntil}, &d.Attempts, &d.RetryOf, &d.Status,
 		nullTimeCol{&d.DeliveredOn}, &d.LastError,
-		&e.ID, &e.Trigger, (*[]byte)(&e.Payload), &e.TargetID, &e.CreatedBy, timeCol{&e.CreatedOn}}
+		&d.OrderingKey, &e.ID, &e.Trigger, (*[]byte)(&e.Payload), &e.TargetID, &e.OrderingKey, &e.CreatedBy,
+		timeCol{&e.CreatedOn}}
 }
 
 // attemptCols reads an attempt (alias a); the COALESCEs let it be the right side of a LEFT

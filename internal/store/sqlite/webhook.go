@@ -13,7 +13,8 @@ import (
 var webhookColumns = []string{"id", "name", "uri", "secret", "ssl", "enabled", "triggers", "target_id",
 	"created_by", "created_on", "modified_by", "modified_on",
 	"last_failure_on", "last_failure_content", "last_success_on", "disabled_reason", "last_status",
-	"standard_signing", "previous_secret", "previous_secret_until"}
+	"standard_signing", "previous_secret", "previous_secret_until",
+	"ordered", "health", "health_reason", "health_since", "probe_at", "probes"}
 
 var (
 	webhookCols      = columns("w.", webhookColumns) // for SELECT ... FROM webhooks w
@@ -31,7 +32,8 @@ func webhookDest(w *hookd.Webhook) []any {
 		&w.CreatedBy, timeCol{&w.CreatedOn}, &w.ModifiedBy, nullTimeCol{&w.ModifiedOn},
 		nullTimeCol{&w.LastFailureOn}, &w.LastFailureContent, nullTimeCol{&w.LastSuccessOn},
 		&w.DisabledReason, &w.LastStatus,
-		&w.StandardSigning, &w.PreviousSecret, nullTimeCol{&w.PreviousSecretUntil}}
+		&w.StandardSigning, &w.PreviousSecret, nullTimeCol{&w.PreviousSecretUntil},
+		&w.Ordered, &w.Health, &w.HealthReason, nullTimeCol{&w.HealthSince}, nullTimeCol{&w.ProbeAt}, &w.Probes}
 }
 
 // queryer is what the read pool, the writer and a transaction have in common.
@@ -61,10 +63,10 @@ func (s *Store) WebhookCreate(ctx context.Context, w *hookd.Webhook) (*hookd.Web
 	var out hookd.Webhook
 	err := s.write.QueryRowContext(ctx, `INSERT INTO webhooks
 		(name, uri, secret, ssl, enabled, triggers, target_id, created_by, created_on, disabled_reason,
-		standard_signing)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+webhookReturning,
+		standard_signing, ordered)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+webhookReturning,
 		w.Name, w.URI, w.Secret, boolInt(w.SSL), boolInt(w.Enabled), int64(w.Triggers), w.TargetID,
-		w.CreatedBy, micros(s.now()), w.DisabledReason, boolInt(w.StandardSigning),
+		w.CreatedBy, micros(s.now()), w.DisabledReason, boolInt(w.StandardSigning), boolInt(w.Ordered),
 	).Scan(webhookDest(&out)...)
 	if err != nil {
 		return nil, fmt.Errorf("create webhook: %w", formatError(err))
@@ -89,20 +91,8 @@ func (s *Store) WebhookList(ctx context.Context, f hookd.WebhookFilter) ([]*hook
 		query += ` WHERE w.created_by = ?`
 		args = append(args, *f.CreatedBy)
 	}
-	rows, err := s.read.QueryContext(ctx, query+` ORDER BY w.id`, args...)
+	ws, err := scanWebhooks(s.read.QueryContext(ctx, query+` ORDER BY w.id`, args...))
 	if err != nil {
-		return nil, fmt.Errorf("list webhooks: %w", err)
-	}
-	defer rows.Close()
-	var ws []*hookd.Webhook
-	for rows.Next() {
-		var w hookd.Webhook
-		if err := rows.Scan(webhookDest(&w)...); err != nil {
-			return nil, fmt.Errorf("list webhooks: %w", err)
-		}
-		ws = append(ws, &w)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
 	return ws, nil
@@ -129,7 +119,7 @@ func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Web
 	var out hookd.Webhook
 	err := s.write.QueryRowContext(ctx, `UPDATE webhooks SET
 		name = ?1, uri = ?2, ssl = ?3, enabled = ?4, triggers = ?5, target_id = ?6,
-		modified_by = ?7, modified_on = ?8, standard_signing = ?11,
+		modified_by = ?7, modified_on = ?8, standard_signing = ?11, ordered = ?13,
 		previous_secret = CASE
 			WHEN ?9 = '' THEN CASE WHEN previous_secret_until > ?8 THEN previous_secret ELSE '' END
 			WHEN ?12 IS NULL THEN ''
@@ -142,27 +132,10 @@ func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Web
 		WHERE id = ?10 RETURNING `+webhookReturning,
 		w.Name, w.URI, boolInt(w.SSL), boolInt(w.Enabled), int64(w.Triggers), w.TargetID,
 		w.ModifiedBy, micros(s.now()), w.Secret, w.ID, boolInt(w.StandardSigning), nullMicros(w.PreviousSecretUntil),
+		boolInt(w.Ordered),
 	).Scan(webhookDest(&out)...)
 	if err != nil {
 		return nil, fmt.Errorf("update webhook %d: %w", w.ID, formatError(err))
-	}
-	return &out, nil
-}
-
-// WebhookSetEnabled switches a webhook on or off, keeping reason when disabling and clearing it
-// when enabling.
-func (s *Store) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, modifiedBy, reason string) (*hookd.Webhook, error) {
-	if enabled {
-		reason = ""
-	}
-	var out hookd.Webhook
-	err := s.write.QueryRowContext(ctx, `UPDATE webhooks SET
-		enabled = ?, disabled_reason = ?, modified_by = ?, modified_on = ?
-		WHERE id = ? RETURNING `+webhookReturning,
-		boolInt(enabled), reason, modifiedBy, micros(s.now()), id,
-	).Scan(webhookDest(&out)...)
-	if err != nil {
-		return nil, fmt.Errorf("set webhook %d enabled: %w", id, formatError(err))
 	}
 	return &out, nil
 }

@@ -64,7 +64,7 @@ func Run(t *testing.T, open OpenFunc) {
 	var tests []test
 	for _, group := range [][]test{
 		schemaTests, keyTests, webhookTests, publishTests, listTests, retryTests,
-		claimTests, attemptTests, opsTests, replayTests,
+		claimTests, attemptTests, opsTests, replayTests, healthTests, orderingTests, batchTests,
 	} {
 		tests = append(tests, group...)
 	}
@@ -251,8 +251,19 @@ func desc(ids []int64) []int64 {
 // ptr returns a pointer to v.
 func ptr[T any](v T) *T { return &v }
 
-// cmpOpts compare domain values across backends: nil and empty maps and slices are equal.
-var cmpOpts = []cmp.Option{cmpopts.EquateEmpty()}
+// cmpOpts compare domain values across backends: nil and empty maps and slices are equal, and
+// so are the health "" and healthy (hookd.Webhook.Health: "" reads as healthy).
+var cmpOpts = []cmp.Option{cmpopts.EquateEmpty(), cmp.Comparer(func(a, b hookd.WebhookHealth) bool {
+	return healthOf(a) == healthOf(b)
+})}
+
+// healthOf reads a stored health as hookd.Webhook.Health says: "" is healthy.
+func healthOf(h hookd.WebhookHealth) hookd.WebhookHealth {
+	if h == "" {
+		return hookd.HealthHealthy
+	}
+	return h
+}
 
 // diff fails the test when got and want differ.
 func diff(t testing.TB, what string, got, want any, opts ...cmp.Option) {
