@@ -2,122 +2,25 @@ package delivery
 
 import (
 	"context"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/hookd/hookd"
 )
 
 // Per-webhook fairness. The store claims the oldest due deliveries whatever their webhook, so
-// the worker itself keeps one receiver from taking every sender: a webhook has at most
-// Config.PerWebhookInflight attempts in flight. A claim whose webhook is at its cap waits in
-// that webhook's queue in memory, without a sender (it still counts against Concurrency, which
-// bounds memory). When the webhook is stalled, at its cap with no attempt ending for
-// stallAfter, its waiting claims are parked instead (park.go): they give back their slot and
-// stay leased, so that the store hands them out again when the lease ends, without an attempt
-// counted. A webhook once stalled stays suspect, its claims over the cap parked at once, until
-// one of its attempts ends quickly again; its parked claims are then released at once.
+// the worker itself keeps one receiver from taking every sender: a webhook has at most its
+// adaptive limit of attempts in flight (loads.go). A claim whose webhook is at its limit
+// waits in that webhook's queue in memory, without a sender (it still counts against
+// Concurrency, which bounds memory). When the webhook is stalled, at its limit with no
+// attempt ending for stallAfter, or blocked by a Retry-After, its waiting claims are parked
+// instead (park.go): they give back their slot and stay leased, so that the store hands them
+// out again when the lease ends, without an attempt counted. A webhook once stalled stays
+// suspect, its claims over the limit parked at once, until one of its attempts ends quickly
+// again; its parked claims are then released at once (a blocked one's when the block ends).
 //
 // Releasing those claims would not do: a released delivery keeps its place at the head of the
 // due order and would be claimed again at once, ahead of every healthy receiver's deliveries.
 // A store method that claims past webhooks at their cap would remove the need to park.
-
-// hookLoad is one webhook's attempts in flight on this worker.
-type hookLoad struct {
-	active   int       // attempts being sent
-	progress time.Time // when the last attempt ended, or the first of a busy spell began
-}
-
-// loads counts attempts in flight per webhook. The dispatcher starts attempts, the senders
-// end them, hence the lock.
-type loads struct {
-	log        *slog.Logger
-	mu         sync.Mutex
-	limit      int
-	stallAfter time.Duration
-	hooks      map[int64]*hookLoad
-	suspect    map[int64]bool // webhooks seen stalled and not answering quickly since
-}
-
-func newLoads(limit int, stallAfter time.Duration, log *slog.Logger) *loads {
-	return &loads{log: log, limit: limit, stallAfter: stallAfter, hooks: map[int64]*hookLoad{}, suspect: map[int64]bool{}}
-}
-
-// tryStart takes a place for an attempt to webhook id, unless the webhook is at its cap.
-func (l *loads) tryStart(id int64, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	h := l.hooks[id]
-	if h == nil {
-		h = &hookLoad{}
-		l.hooks[id] = h
-	}
-	if h.active >= l.limit {
-		return false
-	}
-	if h.active == 0 {
-		h.progress = now
-	}
-	h.active++
-	return true
-}
-
-// finish gives back the place of an attempt to webhook id that ended after took.
-func (l *loads) finish(id int64, now time.Time, took time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if took < l.stallAfter {
-		delete(l.suspect, id)
-	}
-	h := l.hooks[id]
-	if h == nil {
-		return
-	}
-	h.active--
-	h.progress = now
-	if h.active <= 0 {
-		delete(l.hooks, id)
-	}
-}
-
-// stalled reports whether webhook id is at its cap and either suspect or without an attempt
-// ending for stallAfter (which makes it suspect); when it is not, wait says how long until it
-// would be, 0 when it is below its cap.
-func (l *loads) stalled(id int64, now time.Time) (stalled bool, wait time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	h := l.hooks[id]
-	if h == nil || h.active < l.limit {
-		return false, 0
-	}
-	if l.suspect[id] || now.Sub(h.progress) >= l.stallAfter {
-		if !l.suspect[id] {
-			l.suspect[id] = true
-			l.log.Info("webhook stalled: deliveries over its cap are parked until it answers quickly or their lease ends",
-				"webhook_id", id, "in_flight", h.active, "no_answer_for", now.Sub(h.progress).Round(time.Millisecond).String())
-		}
-		return true, 0
-	}
-	return false, l.stallAfter - now.Sub(h.progress)
-}
-
-// isSuspect reports whether webhook id was seen stalled and has not answered quickly since.
-func (l *loads) isSuspect(id int64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.suspect[id]
-}
-
-// inflight returns the attempts in flight to webhook id.
-func (l *loads) inflight(id int64) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if h := l.hooks[id]; h != nil {
-		return h.active
-	}
-	return 0
-}
 
 // waiting is a claim held until its webhook has a free place.
 type waiting struct {
@@ -131,7 +34,7 @@ type waiting struct {
 type dispatcher struct {
 	w       *Worker
 	slots   chan struct{} // a token per claim held: waiting, sending, or being recorded
-	jobs    chan<- *hookd.Claim
+	jobs    chan<- job
 	results chan<- done
 	queues  map[int64][]waiting
 	parking *parking
@@ -205,9 +108,13 @@ func (d *dispatcher) route(ctx context.Context, c *hookd.Claim, now time.Time) b
 		d.results <- done{release: c} // shutting down: not started, due again at once
 		return true
 	}
+	if d.w.heldBack(c) {
+		d.results <- done{release: c, hold: true}
+		return true
+	}
 	id := c.Delivery.WebhookID
 	if len(d.queues[id]) == 0 && d.w.loads.tryStart(id, now) {
-		d.jobs <- c
+		d.jobs <- job{claim: c, started: now}
 		return true
 	}
 	if stalled, _ := d.w.loads.stalled(id, now); stalled {
@@ -218,14 +125,15 @@ func (d *dispatcher) route(ctx context.Context, c *hookd.Claim, now time.Time) b
 }
 
 // startWaiting sends the waiting claims whose webhook has room again, and releases those that
-// waited so long that their lease would end during the attempt.
+// waited so long that their lease would end during the attempt, or whose webhook was paused
+// meanwhile (to be held).
 func (d *dispatcher) startWaiting(now time.Time) {
 	for id, q := range d.queues {
 		for len(q) > 0 {
-			if now.After(q[0].deadline) {
-				d.results <- done{release: q[0].claim}
+			if held := d.w.heldBack(q[0].claim); held || now.After(q[0].deadline) {
+				d.results <- done{release: q[0].claim, hold: held}
 			} else if d.w.loads.tryStart(id, now) {
-				d.jobs <- q[0].claim
+				d.jobs <- job{claim: q[0].claim, started: now}
 			} else {
 				break
 			}
@@ -260,6 +168,9 @@ func (d *dispatcher) nextCheck(now time.Time) time.Duration {
 	next := time.Duration(1<<63 - 1)
 	if wait, ok := d.parking.nextReclaim(now); ok {
 		next = wait
+	}
+	if wait, ok := d.w.loads.nextUnblock(now); ok {
+		next = min(next, wait)
 	}
 	for id, q := range d.queues {
 		next = min(next, q[0].deadline.Sub(now))

@@ -95,22 +95,38 @@ func (p *parking) take(now time.Time, n func(webhookID int64) int) []*hookd.Clai
 }
 
 // releaseParked releases parked claims so that they are due again at once rather than when
-// their leases end: all of them at shutdown (all set) and for webhooks no longer suspect, and
-// as many as a suspect webhook has room for under its cap, so that it is tried again as soon
-// as its stuck attempts end.
+// their leases end: all of them at shutdown (all set) and for webhooks neither suspect nor
+// blocked, and as many as a suspect webhook has room for under its limit, so that it is
+// tried again as soon as its stuck attempts end. Those of a webhook paused since they were
+// leased go to the recorder, as many as there are free slots, to be released and held.
 func (d *dispatcher) releaseParked(ctx context.Context, now time.Time, all bool) {
+	free := cap(d.slots) - len(d.slots)
 	cs := d.parking.take(now, func(id int64) int {
-		if all || !d.w.loads.isSuspect(id) {
-			return len(d.parking.byHook[id])
+		if _, paused := d.w.loads.pausedSince(id); paused && !all {
+			k := min(free, len(d.parking.byHook[id]))
+			free -= k
+			return k
 		}
-		return max(d.w.cfg.PerWebhookInflight-d.w.loads.inflight(id), 0)
+		if n, everything := d.w.loads.room(id, now); !everything && !all {
+			return n
+		}
+		return len(d.parking.byHook[id])
 	})
-	if len(cs) == 0 {
+	var release []*hookd.Claim
+	for _, c := range cs {
+		if _, paused := d.w.loads.pausedSince(c.Delivery.WebhookID); paused && !all && len(d.slots) < cap(d.slots) {
+			d.slots <- struct{}{}
+			d.results <- done{release: c, hold: true}
+			continue
+		}
+		release = append(release, c)
+	}
+	if len(release) == 0 {
 		return
 	}
-	if err := d.w.store.DeliveryRelease(ctx, cs); err != nil {
-		d.w.log.Warn("release parked deliveries; their leases will bring them back", "count", len(cs), "err", err)
+	if err := d.w.store.DeliveryRelease(ctx, release); err != nil {
+		d.w.log.Warn("release parked deliveries; their leases will bring them back", "count", len(release), "err", err)
 		return
 	}
-	d.w.log.Debug("parked deliveries released", "count", len(cs))
+	d.w.log.Debug("parked deliveries released", "count", len(release))
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -44,32 +45,43 @@ func (w *Worker) recordLoop(ctx context.Context, in <-chan done, slots <-chan st
 
 // flush writes one batch, retrying while the database fails: a result is never dropped
 // before ctx ends (at shutdown, after a grace period), and even then the delivery's lease
-// brings it back.
+// brings it back. Then it hands the recorded attempts to the health tracker, and holds again
+// the released claims of paused webhooks; before their slots are freed, so that the
+// dispatcher cannot claim them again in between.
 func (w *Worker) flush(ctx context.Context, batch []done) {
 	var results []*hookd.AttemptResult
-	var releases []*hookd.Claim
+	var obs []observation
+	var releases, holds []*hookd.Claim
 	for _, d := range batch {
-		if d.result != nil {
+		switch {
+		case d.result != nil:
 			results = append(results, d.result)
-		} else {
+			if d.obs != nil {
+				obs = append(obs, *d.obs)
+			}
+		case d.hold:
+			holds = append(holds, d.release)
+			releases = append(releases, d.release)
+		default:
 			releases = append(releases, d.release)
 		}
 	}
-	if len(results) > 0 {
-		w.retry(ctx, "record attempts", len(results), func(ctx context.Context) error {
-			return w.store.AttemptRecord(ctx, results)
-		})
+	if len(results) > 0 && retry(ctx, w.log, "record attempts", len(results), func(ctx context.Context) error {
+		return w.store.AttemptRecord(ctx, results)
+	}) && len(obs) > 0 {
+		w.health.observe(ctx, w.clock.Now(), obs)
 	}
-	if len(releases) > 0 {
-		w.retry(ctx, "release claims", len(releases), func(ctx context.Context) error {
-			return w.store.DeliveryRelease(ctx, releases)
-		})
+	if len(releases) > 0 && retry(ctx, w.log, "release claims", len(releases), func(ctx context.Context) error {
+		return w.store.DeliveryRelease(ctx, releases)
+	}) && len(holds) > 0 {
+		w.health.rehold(ctx, w.clock.Now(), holds)
 	}
 }
 
-// retry calls fn until it succeeds or ctx ends, waiting longer after each failure, and logs
-// each failure.
-func (w *Worker) retry(ctx context.Context, what string, n int, fn func(context.Context) error) {
+// retry calls fn until it succeeds or ctx ends, waiting longer after each failure, logs each
+// failure, and reports whether fn succeeded. EINVALID and ENOTFOUND (the store refused the
+// call itself, or its webhook is gone) are not retried.
+func retry(ctx context.Context, log *slog.Logger, what string, n int, fn func(context.Context) error) bool {
 	backoff := 50 * time.Millisecond
 	var timer *time.Timer
 	defer func() {
@@ -81,22 +93,22 @@ func (w *Worker) retry(ctx context.Context, what string, n int, fn func(context.
 		err := fn(ctx)
 		if err == nil {
 			if try > 1 {
-				w.log.Info(what+": succeeded after retries", "count", n, "tries", try)
+				log.Info(what+": succeeded after retries", "count", n, "tries", try)
 			}
-			return
+			return true
 		}
-		if hookd.ErrorCode(err) == hookd.EINVALID {
-			// The store refused the batch itself: trying again cannot help. The leases make
-			// these deliveries due again.
-			w.log.Error(what+": refused by the store, dropped", "count", n, "err", err)
-			return
+		if code := hookd.ErrorCode(err); code == hookd.EINVALID || code == hookd.ENOTFOUND {
+			// Trying again cannot help. For attempts and releases, the leases make these
+			// deliveries due again.
+			log.Error(what+": refused by the store, dropped", "count", n, "err", err)
+			return false
 		}
 		if ctx.Err() != nil {
-			w.log.Error(what+": giving up at shutdown; the leases will make these deliveries due again",
+			log.Error(what+": giving up; for deliveries, the leases will make them due again",
 				"count", n, "tries", try, "err", err)
-			return
+			return false
 		}
-		w.log.Error(what+": will retry", "count", n, "try", try, "retry_in", backoff, "err", err)
+		log.Error(what+": will retry", "count", n, "try", try, "retry_in", backoff, "err", err)
 		if timer == nil {
 			timer = time.NewTimer(backoff)
 		} else {

@@ -19,6 +19,8 @@ type Store interface {
 	AttemptRecord(ctx context.Context, results []*hookd.AttemptResult) error
 	DeliveryNextDue(ctx context.Context) (time.Time, error)
 	DeliveryRelease(ctx context.Context, claims []*hookd.Claim) error
+	WebhookHealthSet(ctx context.Context, p *hookd.WebhookHealthParams) (*hookd.Webhook, bool, error)
+	WebhookProbeDue(ctx context.Context, lease time.Duration) ([]*hookd.Webhook, error)
 }
 
 // Defaults of Config.
@@ -27,8 +29,15 @@ const (
 	DefaultPollInterval  = time.Second
 	DefaultRecordBatch   = 256
 	DefaultShutdownGrace = 30 * time.Second
-	// DefaultPerWebhookInflight is the default cap of attempts in flight to one webhook.
+	// DefaultPerWebhookInflight is the default ceiling of attempts in flight to one webhook.
 	DefaultPerWebhookInflight = 16
+	// DefaultInitialInflight is the default limit of attempts in flight to a webhook without
+	// history on this worker.
+	DefaultInitialInflight = 2
+	// DefaultFastAnswer is the default answer time under which a success grows the limit.
+	DefaultFastAnswer = time.Second
+	// DefaultProbeInterval is how often, by default, the worker starts the probes come due.
+	DefaultProbeInterval = time.Second
 	// leaseMargin is added to the attempt timeout for the default lease: time to record the
 	// attempt after the longest send.
 	leaseMargin = 30 * time.Second
@@ -48,11 +57,25 @@ type Config struct {
 	// their webhook to have room, or being recorded); it is also the number of sender
 	// goroutines. Default 64.
 	Concurrency int
-	// PerWebhookInflight caps the attempts in flight to one webhook on this worker, so that a
-	// slow or dead receiver cannot take every sender: a claim over the cap waits for its
-	// webhook without a sender, and is left to its lease when the webhook is stalled (at its
-	// cap and no attempt ended for a while). Default 16, never more than Concurrency.
+	// PerWebhookInflight is the ceiling of the attempts in flight to one webhook on this
+	// worker. Each webhook has an adaptive limit under it (loads.go): it starts at
+	// InitialInflight, grows while the receiver answers quickly and halves when it shows
+	// congestion, so that a slow or dead receiver cannot take every sender. A claim over its
+	// webhook's limit waits without a sender, and is left to its lease when the webhook is
+	// stalled (at its limit and no attempt ended for a while). Default 16, never more than
+	// Concurrency.
 	PerWebhookInflight int
+	// InitialInflight is the limit of a webhook without history on this worker. Default 2,
+	// never more than PerWebhookInflight.
+	InitialInflight int
+	// FastAnswer: a 2xx answered within it grows its webhook's limit by 1/limit; a slower
+	// one neither grows nor shrinks it. Default 1 s.
+	FastAnswer time.Duration
+	// Health says when a receiver is judged degraded, paused or healthy again (health.go).
+	Health HealthPolicy
+	// ProbeInterval is how often the worker starts the probes of paused webhooks that have
+	// come due (Store.WebhookProbeDue). Default 1 s.
+	ProbeInterval time.Duration
 	// Lease is how long a claim holds a delivery; a worker that dies loses its claims when
 	// their leases end. Default the sender's attempt timeout plus 30 s.
 	Lease time.Duration
@@ -73,9 +96,10 @@ type Config struct {
 }
 
 // Worker delivers due deliveries: a dispatcher claims as many as there are free slots and
-// hands each to a fixed pool of sender goroutines once its webhook is under its cap of
-// attempts in flight (dispatch.go), and a recorder writes the results in batches. A claim
-// holds its slot until it is recorded or released.
+// hands each to a fixed pool of sender goroutines once its webhook is under its limit of
+// attempts in flight (dispatch.go), and a recorder writes the results in batches and judges
+// the receivers' health from them (health.go). A claim holds its slot until it is recorded
+// or released.
 type Worker struct {
 	store   Store
 	sender  *Sender
@@ -85,7 +109,8 @@ type Worker struct {
 	wake    chan struct{}
 	running atomic.Bool
 
-	loads      *loads        // attempts in flight per webhook
+	loads      *loads        // attempts in flight and adaptive limit per webhook
+	health     *tracker      // used by the recorder goroutine only
 	stallAfter time.Duration // see loads.stalled
 	maxWait    time.Duration // the longest a claim waits for its webhook before it is released
 }
@@ -124,9 +149,21 @@ func NewWorker(store Store, sender *Sender, clock hookd.Clock, logger *slog.Logg
 		cfg.PerWebhookInflight = DefaultPerWebhookInflight
 	}
 	cfg.PerWebhookInflight = min(cfg.PerWebhookInflight, cfg.Concurrency)
+	if cfg.InitialInflight <= 0 {
+		cfg.InitialInflight = DefaultInitialInflight
+	}
+	cfg.InitialInflight = min(cfg.InitialInflight, cfg.PerWebhookInflight)
+	if cfg.FastAnswer <= 0 {
+		cfg.FastAnswer = DefaultFastAnswer
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
+	cfg.Health = cfg.Health.withDefaults()
 	// A webhook that holds its cap of attempts for this long without one ending is stalled:
 	// a twentieth of the attempt timeout, from 100 ms to 1 s.
 	stallAfter := min(max(sender.Timeout()/20, 100*time.Millisecond), time.Second)
+	l := newLoads(cfg.InitialInflight, cfg.PerWebhookInflight, cfg.FastAnswer, stallAfter, logger)
 	return &Worker{
 		store:      store,
 		sender:     sender,
@@ -134,7 +171,8 @@ func NewWorker(store Store, sender *Sender, clock hookd.Clock, logger *slog.Logg
 		log:        logger,
 		cfg:        cfg,
 		wake:       make(chan struct{}, 1),
-		loads:      newLoads(cfg.PerWebhookInflight, stallAfter, logger),
+		loads:      l,
+		health:     newTracker(cfg.Health, store, l, logger, cfg.RandFunc),
 		stallAfter: stallAfter,
 		// Half the lease's margin over the attempt timeout: an attempt started by then ends
 		// before the lease does.
@@ -151,11 +189,26 @@ func (w *Worker) Wake() {
 	}
 }
 
-// done is what a sender hands to the recorder: a finished attempt, or a claim it did not
-// start because the worker is stopping.
+// Limits returns the current adaptive limit of attempts in flight of each webhook that has
+// a state on this worker (attempts in flight, a limit away from InitialInflight, or a
+// Retry-After in force), for metrics and tests.
+func (w *Worker) Limits() map[int64]float64 { return w.loads.limits() }
+
+// job is a claim handed to a sender, with when it took its place under its webhook's limit.
+type job struct {
+	claim   *hookd.Claim
+	started time.Time
+}
+
+// done is what the recorder is handed: a finished attempt (with what it says of the
+// receiver's health, nil when nothing), or a claim to release without an attempt (not
+// started because the worker is stopping, or held back because its webhook is paused, to be
+// held again: hold).
 type done struct {
 	result  *hookd.AttemptResult
+	obs     *observation
 	release *hookd.Claim
+	hold    bool
 }
 
 // Run delivers until ctx ends, then shuts down: it stops claiming, releases the claims not
@@ -168,7 +221,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.running.Store(false)
 
 	slots := make(chan struct{}, w.cfg.Concurrency) // a token per claim not yet recorded
-	jobs := make(chan *hookd.Claim, w.cfg.Concurrency)
+	jobs := make(chan job, w.cfg.Concurrency)
 	results := make(chan done, w.cfg.Concurrency)
 
 	// Sends and records outlive ctx: they are stopped in stages below.
@@ -182,14 +235,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		senders.Add(1)
 		go func() {
 			defer senders.Done()
-			for c := range jobs {
-				d := done{release: c}
-				var took time.Duration
+			for j := range jobs {
+				d := done{release: j.claim}
+				a := answer{started: j.started}
 				if ctx.Err() == nil {
-					d = done{result: w.attempt(sendCtx, c)}
-					took = d.result.Attempt.Duration
+					d, a = w.send(sendCtx, j)
 				}
-				w.loads.finish(c.Delivery.WebhookID, time.Now(), took)
+				w.loads.finish(j.claim.Delivery.WebhookID, time.Now(), a)
 				results <- d
 				w.Wake() // the webhook has room for a waiting claim
 			}
@@ -201,7 +253,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.recordLoop(recordCtx, results, slots)
 	}()
 
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		w.probe(ctx)
+	}()
+
 	(&dispatcher{w: w, slots: slots, jobs: jobs, results: results, queues: map[int64][]waiting{}, parking: newParking()}).run(ctx)
+	<-probed
 	close(jobs)
 	w.log.Info("delivery worker stopping", "in_flight", len(slots), "grace", w.cfg.ShutdownGrace)
 	graceTimer := time.AfterFunc(w.cfg.ShutdownGrace, cancelSends)
@@ -231,21 +290,56 @@ func (w *Worker) untilNextDue(ctx context.Context, wait time.Duration) time.Dura
 	return min(d, wait)
 }
 
-// attempt sends one claimed delivery and decides what follows.
-func (w *Worker) attempt(ctx context.Context, c *hookd.Claim) *hookd.AttemptResult {
+// send makes one attempt of a claimed delivery and returns it for the recorder, with what
+// its answer says to the webhook's limiter.
+func (w *Worker) send(ctx context.Context, j job) (done, answer) {
+	res, judged := w.attempt(ctx, j.claim)
+	a := answer{started: j.started, took: res.Attempt.Duration}
+	d := done{result: res}
+	if !judged {
+		return d, a
+	}
+	att := &res.Attempt
+	retryAfter := retryAfterOf(att, w.clock.Now())
+	a.retryAfter = retryAfter
+	switch s := att.Status; {
+	case s >= 200 && s < 300 && att.Duration <= w.cfg.FastAnswer:
+		a.signal = signalFast
+	case s == 0, s == http.StatusTooManyRequests, s >= 500:
+		a.signal = signalCongested
+	}
+	if s := att.Status; s != http.StatusGone {
+		d.obs = &observation{webhook: j.claim.Webhook, ok: s >= 200 && s < 300, status: s, why: att.Error, retryAfter: retryAfter}
+	}
+	return d, a
+}
+
+// retryAfterOf returns the wait a 429 or 503 answer asked for with Retry-After, 0 when none.
+func retryAfterOf(a *hookd.Attempt, now time.Time) time.Duration {
+	if a.Status != http.StatusTooManyRequests && a.Status != http.StatusServiceUnavailable {
+		return 0
+	}
+	after, _ := hookd.RetryAfter(a.ResponseHeaders, now)
+	return after
+}
+
+// attempt sends one claimed delivery and decides what follows. judged is false when the
+// attempt says nothing of the receiver: it was not made (webhook deleted or disabled) or was
+// cut by shutdown.
+func (w *Worker) attempt(ctx context.Context, c *hookd.Claim) (res *hookd.AttemptResult, judged bool) {
 	d := c.Delivery
-	res := &hookd.AttemptResult{ClaimToken: c.Token}
+	res = &hookd.AttemptResult{ClaimToken: c.Token}
 	switch {
 	case c.Webhook == nil:
 		res.Attempt = hookd.Attempt{DeliveryID: d.ID, Number: d.Attempts + 1, StartedAt: w.clock.Now(), Error: "webhook was deleted"}
 		res.Outcome = hookd.OutcomeFailed
-		return res
+		return res, false
 	case !c.Webhook.Enabled && d.RetryOf == 0:
 		// Manual retries go out even to a disabled webhook, as in DocSpace.
 		res.Attempt = hookd.Attempt{DeliveryID: d.ID, Number: d.Attempts + 1, StartedAt: w.clock.Now(), Error: "webhook is disabled"}
 		res.Outcome = hookd.OutcomeFailed
 		w.logAttempt(res)
-		return res
+		return res, false
 	}
 	res.Attempt = w.sender.Send(ctx, c, w.clock.Now())
 	if ctx.Err() != nil && res.Attempt.Status == 0 {
@@ -254,7 +348,7 @@ func (w *Worker) attempt(ctx context.Context, c *hookd.Claim) *hookd.AttemptResu
 		res.Outcome = hookd.OutcomeRetry
 		res.NextAttemptAt = w.clock.Now()
 		w.logAttempt(res)
-		return res
+		return res, false
 	}
 	outcome, delay := hookd.Classify(w.cfg.Schedule, res.Attempt.Number, res.Attempt.Status)
 	res.Outcome = outcome
@@ -262,10 +356,8 @@ func (w *Worker) attempt(ctx context.Context, c *hookd.Claim) *hookd.AttemptResu
 		now := w.clock.Now()
 		res.NextAttemptAt = now.Add(hookd.Jitter(delay, w.cfg.RandFunc()))
 		// A receiver that says when to come back (429, 503) is not retried sooner.
-		if s := res.Attempt.Status; s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable {
-			if after, ok := hookd.RetryAfter(res.Attempt.ResponseHeaders, now); ok && now.Add(after).After(res.NextAttemptAt) {
-				res.NextAttemptAt = now.Add(after)
-			}
+		if after := retryAfterOf(&res.Attempt, now); now.Add(after).After(res.NextAttemptAt) {
+			res.NextAttemptAt = now.Add(after)
 		}
 	}
 	if res.Attempt.Status == http.StatusGone {
@@ -273,7 +365,7 @@ func (w *Worker) attempt(ctx context.Context, c *hookd.Claim) *hookd.AttemptResu
 		w.log.Warn("receiver answered 410 Gone: disabling webhook", "webhook_id", c.Webhook.ID, "delivery_id", d.ID)
 	}
 	w.logAttempt(res)
-	return res
+	return res, true
 }
 
 func (w *Worker) logAttempt(res *hookd.AttemptResult) {
