@@ -19,17 +19,18 @@ func newBenchCmd(a *app) *cobra.Command {
 		Long: `Measure hookd: start a receiver on loopback (a separate process), run a baseline where a
 plain Go HTTP client posts the delivery bodies straight to the receiver, then start hookd serve
 on --db, publish the same events through the API (or, with --backlog, write them into the store
-first and let the server drain them) and wait until the receiver has every delivery.
+first and let the server drain them) and wait until the receiver has every delivery (but
+those a paused webhook holds without an attempt, reported as held).
 
 It prints the publish rate, deliveries per second, first-attempt latency from publish to
 receipt (p50, p95, p99, max), CPU seconds and peak RSS of the server and of the baseline
-client, and the ratio hookd/baseline.
+client, and the ratio hookd/baseline. The default database is a new SQLite file in a temporary
+directory; a PostgreSQL database must be empty or used only by earlier benchmark runs.
 
 --batch B publishes through the batch endpoint, B events per request. --struggle-hooks S
 makes S webhooks struggle: their receiver answers 503 when more than --struggle-cap requests
 are in flight to it, and the report gives their peak in-flight count and 503 share beside the
-healthy webhooks' latency (run it again without --struggle-hooks for the control). The default database is a new SQLite file in a temporary
-directory; a PostgreSQL database must be empty or used only by earlier benchmark runs.`,
+healthy webhooks' latency (run it again without --struggle-hooks for the control).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
