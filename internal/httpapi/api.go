@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -30,6 +31,10 @@ type Config struct {
 	// MaxBodyBytes caps request bodies; bigger bodies are refused with 413. Zero or less
 	// means DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
+	// MaxBatchBodyBytes caps the body of a batch publish, whose events are each held to
+	// MaxBodyBytes. Zero or less means DefaultMaxBatchBodyBytes (16 MiB); never below
+	// MaxBodyBytes.
+	MaxBatchBodyBytes int64
 	// HeadProbe, when set, is DocSpace's liveness probe: a HEAD request to the receiver URL
 	// that must answer 2xx before a webhook is created, updated or enabled. It returns a
 	// hookd EINVALID error when the probe fails. Nil means no probe, hookd's default.
@@ -63,6 +68,7 @@ type API struct {
 	backlogWarn     sync.Mutex
 	backlogWarnedAt time.Time
 	retryLimiter    *limiter // nil when retries are not limited
+	maxBatchBody    int64
 }
 
 // New returns an API serving store, with cfg's defaults filled in.
@@ -92,6 +98,8 @@ func New(store hookd.Store, cfg Config) *API {
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
 	}
+	a.maxBatchBody = cmp.Or(max(cfg.MaxBatchBodyBytes, 0), DefaultMaxBatchBodyBytes)
+	a.maxBatchBody = max(a.maxBatchBody, a.maxBody)
 	a.routes()
 	return a
 }

@@ -68,11 +68,20 @@ func matrixRoutes() []matrixRoute {
 		{"POST /api/2.0/webhooks/events", func(c cell) (string, string, string) {
 			return "POST", "/api/2.0/webhooks/events", fmt.Sprintf(`{"trigger":"file.created","payload":{"id":1},"targetId":"cell-%d"}`, c.n)
 		}, map[string]int{"admin-read": 403, "user-read": 403, "user-own": 403, "user-other": 403, "admin": 202}},
+		{"POST /api/2.0/webhooks/events/batch", func(c cell) (string, string, string) {
+			return "POST", "/api/2.0/webhooks/events/batch", fmt.Sprintf(`{"events":[{"trigger":"file.created","payload":{"id":1},"targetId":"cell-%d"}]}`, c.n)
+		}, map[string]int{"admin-read": 403, "user-read": 403, "user-own": 403, "user-other": 403, "admin": 202}},
 		{"GET /api/2.0/webhooks/deliveries/{id}/attempts", func(c cell) (string, string, string) {
 			return "GET", "/api/2.0/webhooks/deliveries/" + itoa(c.deliveryID) + "/attempts", ""
 		}, map[string]int{"admin-read": 200, "user-read": 200, "user-own": 200, "user-other": 403, "admin": 200}},
 		{"PUT /api/2.0/webhooks/{id}/secret", func(c cell) (string, string, string) {
 			return "PUT", "/api/2.0/webhooks/" + itoa(c.webhookID) + "/secret", `{"secretKey":"n3w-secret-key","overlap":"1h"}`
+		}, apiWriteOwned},
+		{"POST /api/2.0/webhooks/{id}/pause", func(c cell) (string, string, string) {
+			return "POST", "/api/2.0/webhooks/" + itoa(c.webhookID) + "/pause", ""
+		}, apiWriteOwned},
+		{"POST /api/2.0/webhooks/{id}/resume", func(c cell) (string, string, string) {
+			return "POST", "/api/2.0/webhooks/" + itoa(c.webhookID) + "/resume", ""
 		}, apiWriteOwned},
 		// Another user's deliveries are left out of a replay, as of the log: checked below.
 		{"POST /api/2.0/webhooks/replays", func(c cell) (string, string, string) {

@@ -57,13 +57,16 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // handle adapts h to http.Handler: a returned error becomes the DocSpace error envelope. A
 // body announced larger than the limit is refused before anything else runs, on every route.
-func (a *API) handle(h handlerFunc) http.Handler {
+func (a *API) handle(h handlerFunc) http.Handler { return a.handleBody(a.maxBody, h) }
+
+// handleBody is handle with its own body limit, for the one route that takes more.
+func (a *API) handleBody(limit int64, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > a.maxBody {
-			a.writeError(w, r, bodyTooLarge(a.maxBody))
+		if r.ContentLength > limit {
+			a.writeError(w, r, bodyTooLarge(limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := h(w, r); err != nil {
 			a.writeError(w, r, err)
 		}
@@ -159,13 +162,18 @@ func requestURL(r *http.Request) string {
 // decodeJSON reads the request body into v, at most the configured size. Keys match the
 // struct's JSON names case-insensitively, as DocSpace's binder does.
 func (a *API) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.ContentLength > a.maxBody {
-		return bodyTooLarge(a.maxBody)
+	return decodeJSONLimit(w, r, v, a.maxBody)
+}
+
+// decodeJSONLimit is decodeJSON with a body limit of its own.
+func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	if r.ContentLength > limit {
+		return bodyTooLarge(limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return bodyTooLarge(a.maxBody)
+			return bodyTooLarge(limit)
 		}
 		return hookd.Errorf(hookd.EINVALID, "Malformed JSON body: the body could not be read.")
 	}

@@ -10,13 +10,14 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// publishRequest is the body of POST /api/2.0/webhooks/events. trigger and targetId may each
-// be a string or a number, so they are read raw.
+// publishRequest is the body of POST /api/2.0/webhooks/events and one event of a batch.
+// trigger, targetId and orderingKey may each be a string or a number, so they are read raw.
 type publishRequest struct {
-	Trigger  json.RawMessage `json:"trigger"`
-	Payload  json.RawMessage `json:"payload"`
-	TargetID json.RawMessage `json:"targetId"`
-	CreateBy string          `json:"createBy"`
+	Trigger     json.RawMessage `json:"trigger"`
+	Payload     json.RawMessage `json:"payload"`
+	TargetID    json.RawMessage `json:"targetId"`
+	OrderingKey json.RawMessage `json:"orderingKey"`
+	CreateBy    string          `json:"createBy"`
 }
 
 // publishDTO is the answer of a publish: the event and the deliveries it queued.
@@ -36,11 +37,8 @@ type publishedDeliveryDTO struct {
 // write key may publish, since an event reaches every user's receivers. A full backlog
 // refuses the publish (backpressure.go).
 func (a *API) handleEventPublish(w http.ResponseWriter, r *http.Request) error {
-	k := caller(r.Context())
-	if err := requireAdminWriter(k); err != nil {
-		return err
-	}
-	if err := a.checkBacklog(r.Context()); err != nil {
+	k, err := a.publisher(r)
+	if err != nil {
 		return err
 	}
 	var req publishRequest
@@ -56,11 +54,29 @@ func (a *API) handleEventPublish(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.wakeDispatcher()
+	return writeEnvelope(w, r, http.StatusAccepted, newPublishDTO(ev, deliveries), nil)
+}
+
+// newPublishDTO is the answer about one published event.
+func newPublishDTO(ev *hookd.Event, deliveries []*hookd.Delivery) publishDTO {
 	out := publishDTO{EventID: ev.ID, Trigger: ev.Trigger, Deliveries: make(list[publishedDeliveryDTO], 0, len(deliveries))}
 	for _, d := range deliveries {
 		out.Deliveries = append(out.Deliveries, publishedDeliveryDTO{ID: d.ID, ConfigID: d.WebhookID})
 	}
-	return writeEnvelope(w, r, http.StatusAccepted, out, nil)
+	return out
+}
+
+// publisher returns the caller of a publish, when it may publish now: with an admin write key
+// and a backlog under the limit.
+func (a *API) publisher(r *http.Request) (*hookd.Key, error) {
+	k := caller(r.Context())
+	if err := requireAdminWriter(k); err != nil {
+		return nil, err
+	}
+	if err := a.checkBacklog(r.Context()); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // params validates the request and returns the store's arguments.
@@ -76,15 +92,14 @@ func (req *publishRequest) params(k *hookd.Key) (*hookd.EventPublishParams, erro
 	if err := json.Compact(&payload, req.Payload); err != nil {
 		return nil, hookd.Errorf(hookd.EINVALID, "Malformed JSON body: the payload is not valid JSON.")
 	}
-	target, ok := jsonID(req.TargetID)
-	if !ok {
-		return nil, hookd.Errorf(hookd.EINVALID, "The value of targetId has the wrong type: want a string or a number.")
+	target, err := idField(req.TargetID, "targetId", func() string { return payloadID(req.Payload) })
+	if err != nil {
+		return nil, err
 	}
-	if isNull(req.TargetID) {
-		target = payloadID(req.Payload)
-	}
-	if utf8.RuneCountInString(target) > hookd.WebhookTargetIDMax {
-		return nil, hookd.Errorf(hookd.EINVALID, "The targetId must be at most %d characters long.", hookd.WebhookTargetIDMax)
+	// An absent or null orderingKey is the target id; an explicit "" publishes unordered.
+	orderingKey, err := idField(req.OrderingKey, "orderingKey", func() string { return target })
+	if err != nil {
+		return nil, err
 	}
 	createdBy := k.UserID
 	if req.CreateBy != "" {
@@ -94,11 +109,12 @@ func (req *publishRequest) params(k *hookd.Key) (*hookd.EventPublishParams, erro
 		createdBy = req.CreateBy
 	}
 	return &hookd.EventPublishParams{
-		Trigger:   trigger,
-		Payload:   payload.Bytes(),
-		TargetID:  target,
-		CreatedBy: createdBy,
-		UserID:    k.UserID,
+		Trigger:     trigger,
+		Payload:     payload.Bytes(),
+		TargetID:    target,
+		OrderingKey: orderingKey,
+		CreatedBy:   createdBy,
+		UserID:      k.UserID,
 	}, nil
 }
 
@@ -120,6 +136,22 @@ func parseEventTrigger(raw json.RawMessage) (hookd.Trigger, error) {
 		return 0, hookd.Errorf(hookd.EINVALID, "The value '%s' is not valid for trigger: want one trigger such as \"file.created\" or 128 (not \"*\" and not a combination).", s)
 	}
 	return t, nil
+}
+
+// idField reads an id field given as a string or a number, of at most the length of a
+// webhook's targetId; absent or null, it is def().
+func idField(raw json.RawMessage, name string, def func() string) (string, error) {
+	id, ok := jsonID(raw)
+	if !ok {
+		return "", hookd.Errorf(hookd.EINVALID, "The value of %s has the wrong type: want a string or a number.", name)
+	}
+	if isNull(raw) {
+		id = def()
+	}
+	if utf8.RuneCountInString(id) > hookd.WebhookTargetIDMax {
+		return "", hookd.Errorf(hookd.EINVALID, "The %s must be at most %d characters long.", name, hookd.WebhookTargetIDMax)
+	}
+	return id, nil
 }
 
 // jsonID reads an id given as a JSON string or number; null or absent is "". ok is false for

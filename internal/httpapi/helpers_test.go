@@ -67,6 +67,13 @@ type fixture struct {
 // newFixture starts an API; edit, when given, adjusts the config before New.
 func newFixture(t testing.TB, edit ...func(*httpapi.Config)) *fixture {
 	t.Helper()
+	return newWrappedFixture(t, nil, edit...)
+}
+
+// newWrappedFixture starts an API over wrap(store) (the store itself when wrap is nil), so
+// that a test can watch or disturb the API's calls; f.store stays the store underneath.
+func newWrappedFixture(t testing.TB, wrap func(hookd.Store) hookd.Store, edit ...func(*httpapi.Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	clock := &testClock{t: time.Date(2026, 6, 30, 10, 0, 0, 0, time.UTC)}
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookd.db"), clock)
@@ -86,7 +93,11 @@ func newFixture(t testing.TB, edit ...func(*httpapi.Config)) *fixture {
 	for _, e := range edit {
 		e(&cfg)
 	}
-	f.srv = httptest.NewServer(httpapi.New(store, cfg).Handler())
+	var api hookd.Store = store
+	if wrap != nil {
+		api = wrap(store)
+	}
+	f.srv = httptest.NewServer(httpapi.New(api, cfg).Handler())
 	t.Cleanup(f.srv.Close)
 
 	f.admin = f.newKey(hookd.RoleAdmin, hookd.ScopeWrite, "", nil)
@@ -217,6 +228,12 @@ type webhookDTO struct {
 	LastFailureContent string
 	LastSuccessOn      string
 	DisabledReason     string
+	StandardSigning    bool
+	Ordered            bool
+	Health             string
+	HealthReason       string
+	HealthSince        *string
+	ProbeAt            *string
 }
 
 // logRow mirrors the API's log DTO.

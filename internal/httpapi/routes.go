@@ -23,8 +23,11 @@ func (a *API) routes() {
 
 	// hookd extensions.
 	m.Handle("POST /api/2.0/webhooks/events", a.handle(a.auth(a.handleEventPublish)))
+	m.Handle("POST /api/2.0/webhooks/events/batch", a.handleBody(a.maxBatchBody, a.auth(a.handleEventPublishBatch)))
 	m.Handle("GET /api/2.0/webhooks/deliveries/{id}/attempts", a.handle(a.auth(a.handleAttemptList)))
 	m.Handle("PUT /api/2.0/webhooks/{id}/secret", a.handle(a.auth(a.handleWebhookSecretRotate)))
+	m.Handle("POST /api/2.0/webhooks/{id}/pause", a.handle(a.auth(a.handleWebhookPause)))
+	m.Handle("POST /api/2.0/webhooks/{id}/resume", a.handle(a.auth(a.handleWebhookResume)))
 	m.Handle("POST /api/2.0/webhooks/replays", a.handle(a.auth(a.handleReplayCreate)))
 	m.Handle("GET /api/2.0/webhooks/replays", a.handle(a.auth(a.handleReplayList)))
 	m.Handle("GET /api/2.0/webhooks/replays/{id}", a.handle(a.auth(a.handleReplayGet)))

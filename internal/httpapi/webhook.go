@@ -9,7 +9,8 @@ import (
 )
 
 // webhookDTO is DocSpace's WebhooksConfigDto (spec §3.1) plus hookd's disabledReason,
-// standardSigning and previousSecretUntil. Neither secret is ever part of it.
+// standardSigning, previousSecretUntil, ordered and endpoint health. Neither secret is ever
+// part of it.
 type webhookDTO struct {
 	ID                 int64         `json:"id"`
 	Name               string        `json:"name,omitempty"`
@@ -31,6 +32,14 @@ type webhookDTO struct {
 	// PreviousSecretUntil is when the secret replaced by the last rotation stops signing;
 	// omitted when no rotation overlaps (hookd).
 	PreviousSecretUntil *time.Time `json:"previousSecretUntil,omitempty"`
+	// Ordered: deliveries of one ordering key go out one at a time, in publish order (hookd).
+	Ordered bool `json:"ordered"`
+	// Health is Webhook.State(); HealthReason and HealthSince describe it, ProbeAt is when a
+	// paused webhook is probed next (hookd, docs/health.md). The times are null when unset.
+	Health       hookd.WebhookHealth `json:"health"`
+	HealthReason string              `json:"healthReason"`
+	HealthSince  *time.Time          `json:"healthSince"`
+	ProbeAt      *time.Time          `json:"probeAt"`
 }
 
 // userRef is the part of DocSpace's EmployeeDto that hookd knows: the user's id.
@@ -64,11 +73,34 @@ func newWebhookDTO(w *hookd.Webhook, now time.Time) webhookDTO {
 		LastSuccessOn:      utcPtr(w.LastSuccessOn),
 		DisabledReason:     w.DisabledReason,
 		StandardSigning:    w.StandardSigning,
+		Ordered:            w.Ordered,
 	}
 	if w.PreviousSecretActive(now) {
 		dto.PreviousSecretUntil = utcPtr(w.PreviousSecretUntil)
 	}
+	dto.setHealth(w)
 	return dto
+}
+
+// setHealth fills the health fields. A healthy webhook needs no evidence; a disabled one
+// shows why it was disabled rather than the evidence of the state it was in before. Only a
+// paused webhook shows a probe time, and never one paused by a person (hookd.NeverProbe:
+// only a person or enabling resumes it).
+func (dto *webhookDTO) setHealth(w *hookd.Webhook) {
+	dto.Health = w.State()
+	switch dto.Health {
+	case hookd.HealthDisabled:
+		dto.HealthReason = w.DisabledReason
+		return
+	case hookd.HealthPaused:
+		if w.ProbeAt != nil && w.ProbeAt.Before(hookd.NeverProbe) {
+			dto.ProbeAt = utcPtr(w.ProbeAt)
+		}
+		dto.HealthReason = w.HealthReason
+	case hookd.HealthDegraded:
+		dto.HealthReason = w.HealthReason
+	}
+	dto.HealthSince = utcPtr(w.HealthSince)
 }
 
 func newUserRef(id string) *userRef {
@@ -140,6 +172,7 @@ func (a *API) handleWebhookCreate(w http.ResponseWriter, r *http.Request) error 
 		CreatedBy: k.UserID,
 
 		StandardSigning: req.StandardSigning != nil && *req.StandardSigning,
+		Ordered:         req.Ordered != nil && *req.Ordered,
 	})
 	if err != nil {
 		return err
@@ -149,8 +182,9 @@ func (a *API) handleWebhookCreate(w http.ResponseWriter, r *http.Request) error 
 
 // handleWebhookUpdate answers PUT /settings/webhook (spec §1.3): a full replacement, in which
 // an omitted enabled disables and an empty secret keeps the stored one. As in DocSpace the
-// input is validated before the webhook is looked up. hookd's standardSigning keeps its value
-// when omitted, so that DocSpace clients, which do not know it, leave it alone; a new secret
+// input is validated before the webhook is looked up. hookd's standardSigning and ordered keep
+// their values when omitted, so that DocSpace clients, which do not know them, leave them
+// alone; a new secret
 // replaces the old one at once (PUT /api/2.0/webhooks/{id}/secret rotates with an overlap).
 func (a *API) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) error {
 	k := caller(r.Context())
@@ -172,9 +206,12 @@ func (a *API) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	standard := hook.StandardSigning
+	standard, ordered := hook.StandardSigning, hook.Ordered
 	if req.StandardSigning != nil {
 		standard = *req.StandardSigning
+	}
+	if req.Ordered != nil {
+		ordered = *req.Ordered
 	}
 	now := a.clock.Now().UTC()
 	updated, err := a.store.WebhookUpdate(r.Context(), &hookd.Webhook{
@@ -190,6 +227,7 @@ func (a *API) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) error 
 		ModifiedOn: &now,
 
 		StandardSigning: standard,
+		Ordered:         ordered,
 	})
 	if err != nil {
 		return err

@@ -7,8 +7,9 @@ import (
 )
 
 // webhookRequest is the body of create, update and enable (DocSpace's
-// Create/UpdateWebhooksConfigRequestsDto, plus hookd's standardSigning). encoding/json matches
-// keys case-insensitively, so "SSL", "Enabled" or "secretkey" are read as DocSpace reads them.
+// Create/UpdateWebhooksConfigRequestsDto, plus hookd's standardSigning and ordered).
+// encoding/json matches keys case-insensitively, so "SSL", "Enabled" or "secretkey" are read
+// as DocSpace reads them.
 type webhookRequest struct {
 	ID        *int64        `json:"id"`
 	Name      string        `json:"name"`
@@ -20,6 +21,8 @@ type webhookRequest struct {
 	TargetID  *string       `json:"targetId"`
 	// StandardSigning (hookd): false when omitted on create, unchanged when omitted on update.
 	StandardSigning *bool `json:"standardSigning"`
+	// Ordered (hookd): false when omitted on create, unchanged when omitted on update.
+	Ordered *bool `json:"ordered"`
 }
 
 // normalize trims the blanks a form may leave around the name and the URL.
