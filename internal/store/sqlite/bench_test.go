@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -42,9 +43,51 @@ func BenchmarkPublish(b *testing.B) {
 	}
 }
 
-// BenchmarkClaimRecord measures the dispatcher's store work per delivery: claims of 100
-// deliveries, each batch recorded delivered in one AttemptRecord. One op is one delivery.
+// BenchmarkPublishParallel measures EventPublish of one event fanned out to 10 webhooks by 32
+// concurrent publishers (the API under load): one op is one event.
+func BenchmarkPublishParallel(b *testing.B) {
+	ctx := context.Background()
+	s := benchStore(b, 10)
+	p := &hookd.EventPublishParams{Trigger: 1 << 7, Payload: benchPayload, UserID: "u"}
+	b.ReportAllocs()
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ds, err := s.EventPublish(ctx, p); err != nil || len(ds) != 10 {
+				b.Errorf("EventPublish: %d deliveries, %v", len(ds), err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkPublishBatch measures EventPublishBatch of 100 events, each fanned out to 10
+// webhooks: one op is one event.
+func BenchmarkPublishBatch(b *testing.B) {
+	ctx := context.Background()
+	s := benchStore(b, 10)
+	ps := make([]*hookd.EventPublishParams, 100)
+	for i := range ps {
+		ps[i] = &hookd.EventPublishParams{Trigger: 1 << 7, Payload: benchPayload, UserID: "u"}
+	}
+	b.ReportAllocs()
+	for done := 0; done < b.N; done += len(ps) {
+		if out, err := s.EventPublishBatch(ctx, ps); err != nil || len(out) != len(ps) {
+			b.Fatalf("EventPublishBatch: %d events, %v", len(out), err)
+		}
+	}
+}
+
+// BenchmarkClaimRecord measures the dispatcher's store work per delivery: claims of 100, 256
+// and 512 deliveries, each batch recorded delivered in one AttemptRecord. One op is one
+// delivery.
 func BenchmarkClaimRecord(b *testing.B) {
+	for _, batch := range []int{100, 256, 512} {
+		b.Run(fmt.Sprint("batch=", batch), func(b *testing.B) { benchClaimRecord(b, batch) })
+	}
+}
+
+func benchClaimRecord(b *testing.B, batch int) {
 	ctx := context.Background()
 	s := benchStore(b, 1)
 	p := &hookd.EventPublishParams{Trigger: 1 << 7, Payload: benchPayload, UserID: "u"}
@@ -58,7 +101,7 @@ func BenchmarkClaimRecord(b *testing.B) {
 	b.ResetTimer()
 	done := 0
 	for done < b.N {
-		cs, err := s.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: 100, Lease: time.Minute})
+		cs, err := s.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: batch, Lease: time.Minute})
 		if err != nil || len(cs) == 0 {
 			b.Fatalf("DeliveryClaim: %d claims after %d of %d, %v", len(cs), done, b.N, err)
 		}
