@@ -35,6 +35,11 @@ type Config struct {
 	// MaxBodyBytes. Zero or less means DefaultMaxBatchBodyBytes (16 MiB); never below
 	// MaxBodyBytes.
 	MaxBatchBodyBytes int64
+	// KeyCacheTTL is how long a valid API key read from the store is trusted before it is
+	// read again (keycache.go). A key revoked or changed in the database directly (hookd key
+	// revoke, another node) keeps working on this node for up to this long. Zero means
+	// DefaultKeyCacheTTL (5 s); a negative value reads the store on every request.
+	KeyCacheTTL time.Duration
 	// HeadProbe, when set, is DocSpace's liveness probe: a HEAD request to the receiver URL
 	// that must answer 2xx before a webhook is created, updated or enabled. It returns a
 	// hookd EINVALID error when the probe fails. Nil means no probe, hookd's default.
@@ -60,6 +65,7 @@ type API struct {
 	checkURL  func(ctx context.Context, uri string, ssl bool) error
 	wake      func()
 	maxBody   int64
+	keys      hookd.KeyLookup // the store, through the key cache unless turned off
 	headProbe func(ctx context.Context, uri string, ssl bool) error
 	mux       *http.ServeMux
 
@@ -100,6 +106,10 @@ func New(store hookd.Store, cfg Config) *API {
 	}
 	a.maxBatchBody = cmp.Or(max(cfg.MaxBatchBodyBytes, 0), DefaultMaxBatchBodyBytes)
 	a.maxBatchBody = max(a.maxBatchBody, a.maxBody)
+	a.keys = store
+	if cfg.KeyCacheTTL >= 0 {
+		a.keys = newKeyCache(store, cmp.Or(cfg.KeyCacheTTL, DefaultKeyCacheTTL), maxCachedKeys, a.clock)
+	}
 	a.routes()
 	return a
 }

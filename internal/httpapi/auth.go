@@ -47,7 +47,7 @@ func (a *API) authenticate(r *http.Request) (*hookd.Key, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, hookd.Errorf(hookd.EUNAUTHORIZED, "Authentication required: send an API key as \"Authorization: Bearer sk-...\".")
 	}
-	return hookd.Authenticate(r.Context(), a.store, token, a.clock.Now())
+	return hookd.Authenticate(r.Context(), a.keys, token, a.clock.Now())
 }
 
 // requireAdminWriter refuses callers that are not admins holding a write key.
