@@ -46,3 +46,25 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch)/1e3, "µs/delivery")
 }
+
+// BenchmarkPublishParallel measures EventPublish under concurrent publishers, as the API
+// sees it with many clients: 32 goroutines, each event fanned out to 4 webhooks.
+func BenchmarkPublishParallel(b *testing.B) {
+	s := pgtest.OpenTest(b, nil)
+	ctx := context.Background()
+	for range 4 {
+		mustWebhook(b, s, "w")
+	}
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := s.EventPublish(ctx, &hookd.EventPublishParams{
+				Trigger: 1 << 7, Payload: []byte(`{"id":1}`), UserID: "u1",
+			}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,10 +18,19 @@ import (
 // has run out (the claimer died or stalled). An inflight row was due when it was claimed and
 // a claim leaves next_attempt_at alone, so next_attempt_at <= now holds for every due row: it
 // bounds the index walk. Oldest due means by next_attempt_at, as in the SQLite store.
+//
+// Held deliveries are not in deliveries_due: never claimed. A delivery with an ordering key is
+// taken only when no earlier one of its webhook and key is still to go (one probe of
+// deliveries_open). The check reads the statement's snapshot, in which a row another claimer
+// holds is still at least pending: a second node skips the head the first is claiming (SKIP
+// LOCKED) and finds it blocking the next one, before and after the first commits, so a key
+// never has two deliveries in flight; and within one call the head blocks its successors, so
+// at most one of a key is claimed.
 const claimSQL = `WITH due AS (
 		SELECT d.id FROM deliveries d
 		WHERE d.state IN ('pending', 'retrying', 'inflight') AND d.next_attempt_at <= $1
 			AND (d.state <> 'inflight' OR d.lease_until < $1)
+			AND ` + unblocked + `
 		ORDER BY d.next_attempt_at, d.id
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED
@@ -34,6 +44,12 @@ const claimSQL = `WITH due AS (
 	JOIN events e ON e.id = d.event_id
 	JOIN webhooks w ON w.id = d.webhook_id
 	ORDER BY d.next_attempt_at, d.id`
+
+// unblocked is true for a delivery d that its ordering key lets go: no key, or no earlier
+// delivery of its webhook and key still to go.
+const unblocked = `(d.ordering_key = '' OR NOT EXISTS (SELECT 1 FROM deliveries o
+		WHERE o.webhook_id = d.webhook_id AND o.ordering_key = d.ordering_key AND o.id < d.id
+			AND o.state IN ('pending', 'retrying', 'inflight', 'held')))`
 
 // DeliveryClaim leases up to p.Limit due deliveries until now+p.Lease, oldest due first, with
 // their event and current webhook.
@@ -73,15 +89,19 @@ func (s *Store) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams)
 }
 
 // DeliveryNextDue returns when the earliest pending or retrying delivery comes due, or the
-// zero time when none is waiting.
+// zero time when none is waiting. Deliveries their ordering key blocks are passed over: they
+// come due with their key's head, which is waiting itself (or in flight, and then its
+// record wakes the dispatcher); counting them would have the dispatcher poll for claims it
+// cannot make.
 func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
-	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT min(next_attempt_at) FROM deliveries
-		WHERE state IN ('pending', 'retrying')`).Scan(&t); err != nil {
-		return time.Time{}, formatError("next due delivery", err)
-	}
-	if t == nil {
+	var t time.Time
+	err := s.pool.QueryRow(ctx, `SELECT d.next_attempt_at FROM deliveries d
+		WHERE d.state IN ('pending', 'retrying') AND `+unblocked+`
+		ORDER BY d.next_attempt_at LIMIT 1`).Scan(&t)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, nil
+	} else if err != nil {
+		return time.Time{}, formatError("next due delivery", err)
 	}
 	return t.UTC(), nil
 }

@@ -15,8 +15,9 @@ import (
 
 const (
 	deliveryCols = `d.id, d.webhook_id, d.event_id, d.trigger, d.state, d.created_by, d.created_on,
-	d.next_attempt_at, d.lease_until, d.attempts, d.retry_of, d.status, d.delivered_on, d.last_error`
-	eventCols   = `e.id, e.trigger, e.payload, e.target_id, e.created_by, e.created_on`
+	d.next_attempt_at, d.lease_until, d.attempts, d.retry_of, d.status, d.delivered_on, d.last_error,
+	d.ordering_key`
+	eventCols   = `e.id, e.trigger, e.payload, e.target_id, e.ordering_key, e.created_by, e.created_on`
 	attemptCols = `a.id, a.delivery_id, a.number, a.started_at, a.duration_ns, a.request_headers,
 	a.request_body, a.status, a.response_headers, a.response_body, a.error`
 
@@ -32,7 +33,8 @@ const (
 // deliveryDest returns the scan destinations of deliveryCols; call fixDelivery after scanning.
 func deliveryDest(d *hookd.Delivery) []any {
 	return []any{&d.ID, &d.WebhookID, &d.EventID, &d.Trigger, &d.State, &d.CreatedBy, &d.CreatedOn,
-		&d.NextAttemptAt, &d.LeaseUntil, &d.Attempts, &d.RetryOf, &d.Status, &d.DeliveredOn, &d.LastError}
+		&d.NextAttemptAt, &d.LeaseUntil, &d.Attempts, &d.RetryOf, &d.Status, &d.DeliveredOn, &d.LastError,
+		&d.OrderingKey}
 }
 
 // fixDelivery puts the times of a scanned delivery in UTC.
@@ -50,7 +52,7 @@ type eventScan struct {
 }
 
 func (s *eventScan) dest() []any {
-	return []any{&s.ev.ID, &s.ev.Trigger, &s.payload, &s.ev.TargetID, &s.ev.CreatedBy, &s.ev.CreatedOn}
+	return []any{&s.ev.ID, &s.ev.Trigger, &s.payload, &s.ev.TargetID, &s.ev.OrderingKey, &s.ev.CreatedBy, &s.ev.CreatedOn}
 }
 
 func (s *eventScan) event() *hookd.Event {

@@ -11,14 +11,15 @@ import (
 )
 
 // deliveryStatsSQL reads the backlog in one pass over the rows of the partial index
-// deliveries_due, whose WHERE this one repeats.
+// deliveries_open, whose WHERE this one repeats.
 const deliveryStatsSQL = `SELECT
 		count(*) FILTER (WHERE state = 'pending'),
 		count(*) FILTER (WHERE state = 'retrying'),
 		count(*) FILTER (WHERE state = 'inflight'),
+		count(*) FILTER (WHERE state = 'held'),
 		count(*) FILTER (WHERE state IN ('pending', 'retrying') AND next_attempt_at <= $1),
 		min(next_attempt_at) FILTER (WHERE state IN ('pending', 'retrying') AND next_attempt_at <= $1)
-	FROM deliveries WHERE state IN ('pending', 'retrying', 'inflight')`
+	FROM deliveries WHERE state IN ('pending', 'retrying', 'inflight', 'held')`
 
 // DeliveryStats returns the size of the backlog and the due time of its oldest due delivery.
 func (s *Store) DeliveryStats(ctx context.Context) (*hookd.DeliveryStats, error) {
@@ -27,7 +28,7 @@ func (s *Store) DeliveryStats(ctx context.Context) (*hookd.DeliveryStats, error)
 		oldest *time.Time
 	)
 	if err := s.pool.QueryRow(ctx, deliveryStatsSQL, s.now()).
-		Scan(&st.Pending, &st.Retrying, &st.Inflight, &st.Due, &oldest); err != nil {
+		Scan(&st.Pending, &st.Retrying, &st.Inflight, &st.Held, &st.Due, &oldest); err != nil {
 		return nil, formatError("delivery stats", err)
 	}
 	if oldest != nil {

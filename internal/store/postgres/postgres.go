@@ -34,10 +34,16 @@ const notifyChannel = "hookd_due"
 // Store is hookd.Store on PostgreSQL. It is safe for concurrent use, by many goroutines and
 // by many processes on one database.
 type Store struct {
-	pool   *pgxpool.Pool
-	clock  hookd.Clock
-	logger *slog.Logger
+	pool      *pgxpool.Pool
+	clock     hookd.Clock
+	logger    *slog.Logger
+	publisher *committer // EventPublish's group commit
 }
+
+// publishFlushes is how many group-commit transactions of EventPublish may run at once. Two
+// keep one flushing while the next fills, without taking the pool's connections from claims
+// and records.
+const publishFlushes = 2
 
 var _ hookd.Store = (*Store)(nil)
 
@@ -61,7 +67,9 @@ func Open(ctx context.Context, url string, clock hookd.Clock) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	return &Store{pool: pool, clock: clock, logger: slog.New(slog.DiscardHandler)}, nil
+	s := &Store{pool: pool, clock: clock, logger: slog.New(slog.DiscardHandler)}
+	s.publisher = newCommitter(publishFlushes, s.publish)
+	return s, nil
 }
 
 // SetLogger makes the store log what it recovers from by itself (Listen's reconnections);

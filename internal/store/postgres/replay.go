@@ -446,13 +446,15 @@ func (s *Store) replayProcess(ctx context.Context, tx pgx.Tx, r *hookd.Replay, l
 	created := map[int64]int64{} // original id → new delivery id
 	if len(toSend) > 0 {
 		rows, err := tx.Query(ctx, `INSERT INTO deliveries
-				(webhook_id, event_id, trigger, state, created_by, created_on, next_attempt_at, retry_of)
-			SELECT d.webhook_id, d.event_id, d.trigger, 'pending', $2, $3, $3, d.id
+				(webhook_id, event_id, trigger, state, created_by, created_on, next_attempt_at, retry_of, ordering_key)
+			SELECT d.webhook_id, d.event_id, d.trigger, `+newState+`, $2, $3, $3, d.id, `+newKey+`
 			FROM unnest($1::bigint[]) WITH ORDINALITY AS j(id, ord)
 			JOIN deliveries d ON d.id = j.id
 			JOIN webhooks w ON w.id = d.webhook_id
+			JOIN events oe ON oe.id = d.event_id
 			WHERE $4::text IS NULL OR w.created_by = $4
 			ORDER BY j.ord
+			FOR KEY SHARE OF w
 			RETURNING id, retry_of`, toSend, r.CreatedBy, now, r.Filter.CreatedBy)
 		if err != nil {
 			return nil, err

@@ -12,14 +12,16 @@ import (
 const webhookCols = `w.id, w.name, w.uri, w.secret, w.ssl, w.enabled, w.triggers, w.target_id,
 	w.created_by, w.created_on, w.modified_by, w.modified_on,
 	w.last_failure_on, w.last_failure_content, w.last_success_on, w.disabled_reason, w.last_status,
-	w.standard_signing, w.previous_secret, w.previous_secret_until`
+	w.standard_signing, w.previous_secret, w.previous_secret_until,
+	w.ordered, w.health, w.health_reason, w.health_since, w.probe_at, w.probes`
 
 // webhookDest returns the scan destinations of webhookCols; call fixWebhook after scanning.
 func webhookDest(w *hookd.Webhook) []any {
 	return []any{&w.ID, &w.Name, &w.URI, &w.Secret, &w.SSL, &w.Enabled, &w.Triggers, &w.TargetID,
 		&w.CreatedBy, &w.CreatedOn, &w.ModifiedBy, &w.ModifiedOn,
 		&w.LastFailureOn, &w.LastFailureContent, &w.LastSuccessOn, &w.DisabledReason, &w.LastStatus,
-		&w.StandardSigning, &w.PreviousSecret, &w.PreviousSecretUntil}
+		&w.StandardSigning, &w.PreviousSecret, &w.PreviousSecretUntil,
+		&w.Ordered, &w.Health, &w.HealthReason, &w.HealthSince, &w.ProbeAt, &w.Probes}
 }
 
 // fixWebhook puts the times of a scanned webhook in UTC.
@@ -29,6 +31,8 @@ func fixWebhook(w *hookd.Webhook) {
 	w.LastFailureOn = utcPtr(w.LastFailureOn)
 	w.LastSuccessOn = utcPtr(w.LastSuccessOn)
 	w.PreviousSecretUntil = utcPtr(w.PreviousSecretUntil)
+	w.HealthSince = utcPtr(w.HealthSince)
+	w.ProbeAt = utcPtr(w.ProbeAt)
 }
 
 // scanWebhook reads one row of webhookCols. LastStatus is filled everywhere, as by the SQLite
@@ -46,11 +50,11 @@ func scanWebhook(row pgx.Row) (*hookd.Webhook, error) {
 // CreatedOn are set by the store, the delivery history starts empty.
 func (s *Store) WebhookCreate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
 	row := s.pool.QueryRow(ctx, `INSERT INTO webhooks AS w (name, uri, secret, ssl, enabled, triggers, target_id,
-			created_by, created_on, disabled_reason, standard_signing)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			created_by, created_on, disabled_reason, standard_signing, ordered)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING `+webhookCols,
 		w.Name, w.URI, w.Secret, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID,
-		w.CreatedBy, s.now(), w.DisabledReason, w.StandardSigning)
+		w.CreatedBy, s.now(), w.DisabledReason, w.StandardSigning, w.Ordered)
 	out, err := scanWebhook(row)
 	if err != nil {
 		return nil, formatError("create webhook", err)
@@ -100,6 +104,7 @@ func (s *Store) WebhookFind(ctx context.Context, name, uri string) (*hookd.Webho
 func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
 	row := s.pool.QueryRow(ctx, `UPDATE webhooks w SET name = $2, uri = $3, ssl = $4, enabled = $5,
 			triggers = $6, target_id = $7, modified_by = $8, modified_on = $9, standard_signing = $11,
+			ordered = $13,
 			previous_secret = CASE
 				WHEN $10 = '' THEN CASE WHEN w.previous_secret_until > $9 THEN w.previous_secret ELSE '' END
 				WHEN $12::timestamptz IS NULL THEN ''
@@ -111,26 +116,10 @@ func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Web
 			disabled_reason = CASE WHEN $5 THEN '' ELSE w.disabled_reason END
 		WHERE w.id = $1 RETURNING `+webhookCols,
 		w.ID, w.Name, w.URI, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID, w.ModifiedBy, s.now(), w.Secret,
-		w.StandardSigning, microPtr(w.PreviousSecretUntil))
+		w.StandardSigning, microPtr(w.PreviousSecretUntil), w.Ordered)
 	out, err := scanWebhook(row)
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("update webhook %d", w.ID), err)
-	}
-	return out, nil
-}
-
-// WebhookSetEnabled switches a webhook on or off; reason is kept when disabling and cleared
-// when enabling.
-func (s *Store) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, modifiedBy, reason string) (*hookd.Webhook, error) {
-	if enabled {
-		reason = ""
-	}
-	row := s.pool.QueryRow(ctx, `UPDATE webhooks w SET enabled = $2, modified_by = $3, modified_on = $4,
-			disabled_reason = $5
-		WHERE w.id = $1 RETURNING `+webhookCols, id, enabled, modifiedBy, s.now(), reason)
-	out, err := scanWebhook(row)
-	if err != nil {
-		return nil, formatError(fmt.Sprintf("set webhook %d enabled", id), err)
 	}
 	return out, nil
 }
