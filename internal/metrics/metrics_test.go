@@ -33,6 +33,30 @@ func openStore(t testing.TB, clock hookd.Clock) hookd.Store {
 	return s
 }
 
+// observed returns metrics whose gauges read a new SQLite store, that store wrapped by the
+// metrics, and the clock of both.
+func observed(t testing.TB) (*Metrics, hookd.Store, *storetest.Clock) {
+	t.Helper()
+	clock := storetest.NewClock(storetest.T0)
+	store := openStore(t, clock)
+	m := New(store, Config{Clock: clock, Logger: quiet})
+	return m, m.Store(store), clock
+}
+
+// createWebhooks stores one enabled webhook for every event per name, in order.
+func createWebhooks(t testing.TB, s hookd.Store, names ...string) []*hookd.Webhook {
+	t.Helper()
+	var ws []*hookd.Webhook
+	for _, name := range names {
+		w, err := s.WebhookCreate(context.Background(), &hookd.Webhook{Name: name, URI: "https://x.example/" + name, Secret: "s", Enabled: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+	}
+	return ws
+}
+
 // countingStats counts DeliveryStats and WebhookList calls and can be told to fail.
 type countingStats struct {
 	StatsSource
@@ -69,15 +93,8 @@ func want(t testing.TB, what string, got, v float64) {
 func TestStoreCountsWhatPassesThrough(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := storetest.NewClock(storetest.T0)
-	m := New(nil, Config{Clock: clock, Logger: quiet})
-	s := m.Store(openStore(t, clock))
-
-	for _, name := range []string{"a", "b"} {
-		if _, err := s.WebhookCreate(ctx, &hookd.Webhook{Name: name, URI: "https://x.example/" + name, Secret: "s", Enabled: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	m, s, clock := observed(t)
+	createWebhooks(t, s, "a", "b")
 	for range 3 {
 		if _, _, err := s.EventPublish(ctx, &hookd.EventPublishParams{Trigger: 1 << 7, Payload: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
@@ -159,9 +176,7 @@ func TestBacklogIsCachedAndAged(t *testing.T) {
 	store := openStore(t, clock)
 	stats := &countingStats{StatsSource: store}
 	m := New(stats, Config{Clock: clock, Logger: quiet, StatsTTL: 10 * time.Second})
-	if _, err := store.WebhookCreate(ctx, &hookd.Webhook{Name: "a", URI: "https://x.example", Secret: "s", Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
+	createWebhooks(t, store, "a")
 	publish := func() {
 		if _, _, err := store.EventPublish(ctx, &hookd.EventPublishParams{Trigger: 1, Payload: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
@@ -243,13 +258,8 @@ func TestRegistriesAreIndependent(t *testing.T) {
 func TestGoneCountsEachWebhookOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := storetest.NewClock(storetest.T0)
-	m := New(nil, Config{Clock: clock, Logger: quiet})
-	s := m.Store(openStore(t, clock))
-	w, err := s.WebhookCreate(ctx, &hookd.Webhook{Name: "a", URI: "https://x.example/a", Secret: "s", Enabled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, s, clock := observed(t)
+	w := createWebhooks(t, s, "a")[0]
 	publishAndGone := func(n int) {
 		t.Helper()
 		for range n {
@@ -289,29 +299,91 @@ func TestGoneCountsEachWebhookOnce(t *testing.T) {
 func TestBatchPublishCountsLikeSingle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := storetest.NewClock(storetest.T0)
-	m := New(nil, Config{Clock: clock, Logger: quiet})
-	s := m.Store(openStore(t, clock))
-	for _, name := range []string{"a", "b"} {
-		if _, err := s.WebhookCreate(ctx, &hookd.Webhook{Name: name, URI: "https://x.example/" + name, Secret: "s", Enabled: true, Triggers: 1 << 7}); err != nil {
-			t.Fatal(err)
-		}
+	m, s, _ := observed(t)
+	createWebhooks(t, s, "a", "b")
+	if _, err := s.WebhookCreate(ctx, &hookd.Webhook{Name: "c", URI: "https://x.example/c", Secret: "s", Enabled: true, Triggers: 1 << 8}); err != nil {
+		t.Fatal(err)
 	}
 	ps := []*hookd.EventPublishParams{
-		{Trigger: 1 << 7, Payload: []byte(`{"id":1}`)}, // both webhooks
-		{Trigger: 1 << 8, Payload: []byte(`{"id":2}`)}, // neither
-		{Trigger: 1 << 7, Payload: []byte(`{"id":3}`)}, // both
+		{Trigger: 1 << 7, Payload: []byte(`{"id":1}`)}, // a and b
+		{Trigger: 1 << 8, Payload: []byte(`{"id":2}`)}, // a, b and c
+		{Trigger: 1 << 7, Payload: []byte(`{"id":3}`)}, // a and b
 	}
 	out, err := s.EventPublishBatch(ctx, ps)
 	if err != nil || len(out) != 3 {
 		t.Fatalf("batch: %d published, %v", len(out), err)
 	}
 	want(t, "events published", testutil.ToFloat64(m.eventsPublished), 3)
-	want(t, "deliveries created by publish", testutil.ToFloat64(m.deliveriesCreated.WithLabelValues("publish")), 4)
+	want(t, "deliveries created by publish", testutil.ToFloat64(m.deliveriesCreated.WithLabelValues("publish")), 7)
 
 	// A rejected batch counts nothing.
 	if _, err := s.EventPublishBatch(ctx, []*hookd.EventPublishParams{{Trigger: 1 << 7, Payload: []byte(`{}`)}, {Trigger: 0, Payload: []byte(`{}`)}}); err == nil {
 		t.Fatal("batch with an invalid trigger: got no error")
 	}
 	want(t, "events after a rejected batch", testutil.ToFloat64(m.eventsPublished), 3)
+}
+
+func TestHealthChangesAndHeld(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, s, clock := observed(t)
+	hooks := createWebhooks(t, s, "a", "b", "c")
+	a := hooks[0].ID
+	changes := func(to hookd.WebhookHealth) float64 {
+		return testutil.ToFloat64(m.healthChanges.WithLabelValues(string(to)))
+	}
+	for _, step := range []struct {
+		name        string
+		from, to    hookd.WebhookHealth
+		wantChanged bool
+		degraded    float64
+		paused      float64
+		healthy     float64
+	}{
+		{"Degrades", "", hookd.HealthDegraded, true, 1, 0, 0},
+		{"NewReasonIsNoChange", hookd.HealthDegraded, hookd.HealthDegraded, true, 1, 0, 0},
+		{"StaleFromChangesNothing", hookd.HealthHealthy, hookd.HealthPaused, false, 1, 0, 0},
+		{"Pauses", hookd.HealthDegraded, hookd.HealthPaused, true, 1, 1, 0},
+		{"FailedProbeIsNoChange", hookd.HealthPaused, hookd.HealthPaused, true, 1, 1, 0},
+		{"Recovers", hookd.HealthPaused, hookd.HealthHealthy, true, 1, 1, 1},
+	} {
+		_, changed, err := s.WebhookHealthSet(ctx, &hookd.WebhookHealthParams{
+			ID: a, From: step.from, To: step.to, Reason: step.name, ProbeAt: clock.Now().Add(time.Minute),
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if changed != step.wantChanged {
+			t.Errorf("%s: got changed %v, want %v", step.name, changed, step.wantChanged)
+		}
+		want(t, step.name+": changes to degraded", changes(hookd.HealthDegraded), step.degraded)
+		want(t, step.name+": changes to paused", changes(hookd.HealthPaused), step.paused)
+		want(t, step.name+": changes to healthy", changes(hookd.HealthHealthy), step.healthy)
+	}
+
+	// One webhook of each state, and deliveries held by the paused one.
+	if _, _, err := s.WebhookHealthSet(ctx, &hookd.WebhookHealthParams{ID: hooks[1].ID, To: hookd.HealthPaused, ProbeAt: hookd.NeverProbe}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WebhookSetEnabled(ctx, hooks[2].ID, false, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := s.EventPublish(ctx, &hookd.EventPublishParams{Trigger: 1, Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(`
+# HELP hookd_deliveries_held Deliveries waiting for their paused webhook to resume, in the whole database.
+# TYPE hookd_deliveries_held gauge
+hookd_deliveries_held 2
+# HELP hookd_webhooks Webhooks by health state (healthy, degraded, paused, disabled), in the whole database.
+# TYPE hookd_webhooks gauge
+hookd_webhooks{health="degraded"} 0
+hookd_webhooks{health="disabled"} 1
+hookd_webhooks{health="healthy"} 1
+hookd_webhooks{health="paused"} 1
+`), "hookd_deliveries_held", "hookd_webhooks"); err != nil {
+		t.Error(err)
+	}
 }

@@ -156,6 +156,30 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("after switching on: got %d switches on, want 1", got)
 	}
 
+	// Pause it from its page, see the badge, and resume it.
+	c.open(fmt.Sprintf("/webhooks/%d/history", hook.ID))
+	c.expectLoad("pause", chromedp.Click(chromedp.CSS(`button[data-pause]`)))
+	if loc := c.location(); loc != fmt.Sprintf("/webhooks/%d/history", hook.ID) {
+		t.Fatalf("after pause: got location %q, want the webhook's page", loc)
+	}
+	if got := c.text("#health .badge"); got != "Paused" {
+		t.Fatalf("after pause: got health badge %q, want Paused", got)
+	}
+	if got := c.text("#flash"); !strings.Contains(got, `Webhook "Reports" paused`) {
+		t.Fatalf("after pause: got notice %q", got)
+	}
+	if got, err := env.Store.WebhookGet(ctx, hook.ID); err != nil || got.State() != hookd.HealthPaused {
+		t.Fatalf("after pause: got %v, %v; want the webhook paused in the store", got, err)
+	}
+	c.screenshot("webhook-paused")
+	c.expectLoad("resume", chromedp.Click(chromedp.CSS(`button[data-resume]`)))
+	if got := c.text("#health .badge"); got != "Healthy" {
+		t.Fatalf("after resume: got health badge %q, want Healthy", got)
+	}
+	if got, err := env.Store.WebhookGet(ctx, hook.ID); err != nil || got.State() != hookd.HealthHealthy {
+		t.Fatalf("after resume: got %v, %v; want the webhook healthy in the store", got, err)
+	}
+
 	// Publish to the failing receiver and let the retry schedule run out.
 	for i := 1; i <= 3; i++ {
 		publish(t, env, i)

@@ -94,11 +94,7 @@ func newBodyView(headers map[string][]string, body []byte, rawURL string) bodyVi
 // handleDetails shows one delivery: its DocSpace view (status, trigger, times, the last
 // request and response) and the timeline of every attempt.
 func (u *UI) handleDetails(w http.ResponseWriter, r *http.Request, s *session) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	d, err := u.visibleDelivery(r.Context(), s.key, id)
+	d, err := u.pathDelivery(r, s.key)
 	if err != nil {
 		return err
 	}
@@ -106,9 +102,9 @@ func (u *UI) handleDetails(w http.ResponseWriter, r *http.Request, s *session) e
 	if err != nil {
 		return fmt.Errorf("get webhook %d: %w", d.WebhookID, err)
 	}
-	attempts, err := u.store.AttemptList(r.Context(), id)
+	attempts, err := u.store.AttemptList(r.Context(), d.ID)
 	if err != nil {
-		return fmt.Errorf("list attempts of %d: %w", id, err)
+		return fmt.Errorf("list attempts of %d: %w", d.ID, err)
 	}
 	p := detailsPage{
 		base:       newBase(s, fmt.Sprintf("Delivery %d", d.ID), "history"),
@@ -138,7 +134,7 @@ func (u *UI) handleDetails(w http.ResponseWriter, r *http.Request, s *session) e
 	} else {
 		body, err := hookd.BuildBody(d.Event, hook, 0, nil)
 		if err != nil {
-			return fmt.Errorf("compose body of %d: %w", id, err)
+			return fmt.Errorf("compose body of %d: %w", d.ID, err)
 		}
 		p.Request = newBodyView(nil, body, raw(0, "request"))
 		p.ResponseNote = "Not sent yet."
@@ -154,11 +150,7 @@ func (u *UI) handleDetails(w http.ResponseWriter, r *http.Request, s *session) e
 // delivery not yet tried would send. The text is sandboxed so that a receiver's HTML answer
 // cannot run in the UI's origin.
 func (u *UI) handleRaw(w http.ResponseWriter, r *http.Request, s *session) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	d, err := u.visibleDelivery(r.Context(), s.key, id)
+	d, err := u.pathDelivery(r, s.key)
 	if err != nil {
 		return err
 	}
@@ -177,12 +169,12 @@ func (u *UI) handleRaw(w http.ResponseWriter, r *http.Request, s *session) error
 			return fmt.Errorf("get webhook %d: %w", d.WebhookID, err)
 		}
 		if body, err = hookd.BuildBody(d.Event, hook, 0, nil); err != nil {
-			return fmt.Errorf("compose body of %d: %w", id, err)
+			return fmt.Errorf("compose body of %d: %w", d.ID, err)
 		}
 	} else {
-		attempts, err := u.store.AttemptList(r.Context(), id)
+		attempts, err := u.store.AttemptList(r.Context(), d.ID)
 		if err != nil {
-			return fmt.Errorf("list attempts of %d: %w", id, err)
+			return fmt.Errorf("list attempts of %d: %w", d.ID, err)
 		}
 		i := sort.Search(len(attempts), func(i int) bool { return attempts[i].Number >= n })
 		if i == len(attempts) || attempts[i].Number != n {

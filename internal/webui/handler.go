@@ -200,3 +200,22 @@ func (u *UI) assets() http.Handler {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 	})
 }
+
+// pathWebhook returns the webhook the {id} path segment names: not found when it does not
+// exist, access denied when k may not manage it.
+func (u *UI) pathWebhook(r *http.Request, k *hookd.Key) (*hookd.Webhook, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	return u.manageableWebhook(r.Context(), k, id)
+}
+
+// pathDelivery returns the delivery the {id} path segment names, if k may see it.
+func (u *UI) pathDelivery(r *http.Request, k *hookd.Key) (*hookd.Delivery, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	return u.visibleDelivery(r.Context(), k, id)
+}

@@ -80,11 +80,7 @@ func (u *UI) handleWebhookResume(w http.ResponseWriter, r *http.Request, s *sess
 // the form came from. The store changes the state only from the one this request saw: when
 // the worker moved it meanwhile, the change is tried once more from the new state.
 func (u *UI) setHealth(w http.ResponseWriter, r *http.Request, s *session, to hookd.WebhookHealth) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	hook, err := u.manageableWebhook(r.Context(), s.key, id)
+	hook, err := u.pathWebhook(r, s.key)
 	if err != nil {
 		return err
 	}
@@ -100,7 +96,7 @@ func (u *UI) setHealth(w http.ResponseWriter, r *http.Request, s *session, to ho
 	case to == hookd.HealthHealthy && (hook.Health == "" || hook.Health == hookd.HealthHealthy):
 		return notice("", "Webhook %q is not paused.")
 	}
-	p, verb := &hookd.WebhookHealthParams{ID: id, To: to}, "resumed"
+	p, verb := &hookd.WebhookHealthParams{ID: hook.ID, To: to}, "resumed"
 	if to == hookd.HealthPaused {
 		p.Reason, p.ProbeAt, verb = "paused by "+s.key.UserID, hookd.NeverProbe, "paused"
 	}
@@ -108,7 +104,7 @@ func (u *UI) setHealth(w http.ResponseWriter, r *http.Request, s *session, to ho
 	for try := 0; try < 2 && !changed; try++ {
 		p.From = hook.Health
 		if hook, changed, err = u.store.WebhookHealthSet(r.Context(), p); err != nil {
-			return fmt.Errorf("set webhook %d health: %w", id, err)
+			return fmt.Errorf("set webhook %d health: %w", p.ID, err)
 		}
 	}
 	if !changed {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +91,92 @@ func TestWebhookPauseRefused(t *testing.T) {
 	}
 
 	wantStatus(t, "pause missing", b.submit(t, "/webhooks", "/webhooks/999/pause", nil), http.StatusNotFound)
+}
+
+func TestWebhookPauseResume(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	b, k := e.signedIn(t, hookd.RoleUser, hookd.ScopeWrite)
+	hook := e.webhook(t, k, "paced")
+	ctx := context.Background()
+	e.publish(t, 1<<7)
+	history := fmt.Sprintf("/webhooks/%d/history", hook.ID)
+
+	list := b.get(t, "/webhooks")
+	wantContains(t, "healthy list", list.body, `data-health="Healthy"`)
+	wantContains(t, "healthy list", list.body, `data-pause`)
+	wantRedirect(t, "pause", b.submit(t, "/webhooks", fmt.Sprintf("/webhooks/%d/pause", hook.ID), url.Values{"return": {"/webhooks"}}), "/webhooks")
+	got, err := e.store.WebhookGet(ctx, hook.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State() != hookd.HealthPaused || got.HealthReason != "paused by "+k.UserID || got.ProbeAt == nil || !got.ProbeAt.Equal(hookd.NeverProbe) {
+		t.Fatalf("after pause: got state %q, reason %q, probe at %v; want paused by %s, never probed", got.State(), got.HealthReason, got.ProbeAt, k.UserID)
+	}
+
+	list = b.get(t, "/webhooks")
+	wantContains(t, "paused list", list.body, `Webhook &#34;paced&#34; paused`)
+	wantContains(t, "paused list", list.body, `data-health="Paused"`)
+	wantContains(t, "paused list", list.body, "paused by "+k.UserID)
+	wantContains(t, "paused list", list.body, "paused by hand: resume it to send")
+	wantContains(t, "paused list", list.body, `data-resume`)
+	wantNotContains(t, "paused list", list.body, `data-pause`)
+
+	// Deliveries wait: the one there before and a new one are held.
+	ds := e.publish(t, 1<<7)
+	if len(ds) != 1 || ds[0].State != hookd.DeliveryStateHeld {
+		t.Fatalf("publish to a paused webhook: got %+v, want one held delivery", ds)
+	}
+	page := b.get(t, history)
+	wantContains(t, "webhook page", page.body, `data-health="Paused"`)
+	wantContains(t, "webhook page", page.body, `data-resume`)
+	if n := strings.Count(page.body, `<span class="badge badge-idle" title="Held (waiting: webhook paused)">Held</span>`); n != 2 {
+		t.Fatalf("held rows in the history: got %d, want 2", n)
+	}
+	details := b.get(t, fmt.Sprintf("/deliveries/%d", ds[0].ID))
+	wantContains(t, "details", details.body, "Held (waiting: webhook paused)")
+	wantContains(t, "details", details.body, `id="held"`)
+
+	// Resume from the webhook's page: back there, deliveries due again, dispatcher woken.
+	woke := e.woke.Load()
+	wantRedirect(t, "resume", b.submit(t, history, fmt.Sprintf("/webhooks/%d/resume", hook.ID), url.Values{"return": {history}}), history)
+	if got, _ = e.store.WebhookGet(ctx, hook.ID); got.State() != hookd.HealthHealthy || got.ProbeAt != nil {
+		t.Fatalf("after resume: got state %q, probe at %v; want healthy without a probe", got.State(), got.ProbeAt)
+	}
+	if e.woke.Load() == woke {
+		t.Error("resume did not wake the dispatcher")
+	}
+	rows, _, err := e.store.DeliveryList(ctx, hookd.DeliveryFilter{WebhookID: &hook.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range rows {
+		if d.State != hookd.DeliveryStatePending {
+			t.Errorf("delivery %d after resume: got state %q, want pending", d.ID, d.State)
+		}
+	}
+	page = b.get(t, history)
+	wantContains(t, "resumed page", page.body, `Webhook &#34;paced&#34; resumed`)
+	wantContains(t, "resumed page", page.body, `data-health="Healthy"`)
+	wantNotContains(t, "resumed page", page.body, ">Held<")
+}
+
+func TestWebhookOrderedOption(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	b, _ := e.signedIn(t, hookd.RoleAdmin, hookd.ScopeWrite)
+	form := hookForm("seq")
+	form.Set("ordered", "on")
+	wantRedirect(t, "create", b.submit(t, "/webhooks/new", "/webhooks", form), "/webhooks")
+	wantContains(t, "list", b.get(t, "/webhooks").body, `data-ordered>ordered</span>`)
+	w, err := e.store.WebhookFind(context.Background(), "seq", "https://receiver.example/seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantContains(t, "webhook page", b.get(t, fmt.Sprintf("/webhooks/%d/history", w.ID)).body, `data-ordered>ordered</span>`)
+
+	wantFormOption(t, e, b, hookForm("seq2"), "ordered", "ordered", func(w *hookd.Webhook) bool { return w.Ordered })
+	if n := strings.Count(b.get(t, "/webhooks").body, `data-ordered>ordered</span>`); n != 1 {
+		t.Errorf("ordered tags on the list: got %d, want 1 (seq only)", n)
+	}
 }

@@ -292,3 +292,30 @@ func wantNotContains(t testing.TB, what, body, unwanted string) {
 		t.Fatalf("%s: page contains %q, want it absent", what, unwanted)
 	}
 }
+
+// wantFormOption checks a checkbox of the webhook form end to end: the new form offers it
+// (input name field, id id), a webhook created with it checked has get true, its edit form
+// shows it checked, and saving it unchecked stores false. It returns the webhook.
+func wantFormOption(t testing.TB, e *testEnv, b *browser, form url.Values, field, id string, get func(*hookd.Webhook) bool) *hookd.Webhook {
+	t.Helper()
+	ctx := context.Background()
+	wantContains(t, "new form", b.get(t, "/webhooks/new").body, `name="`+field+`"`)
+	form.Set(field, "on")
+	wantRedirect(t, "create", b.submit(t, "/webhooks/new", "/webhooks", form), "/webhooks")
+	w, err := e.store.WebhookFind(ctx, form.Get("name"), form.Get("uri"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !get(w) {
+		t.Fatalf("created with %s checked: got false", field)
+	}
+	path := fmt.Sprintf("/webhooks/%d", w.ID)
+	wantContains(t, "edit form", b.get(t, path+"/edit").body, `id="`+id+`" checked`)
+	form.Set("secret", "") // keep
+	form.Del(field)
+	wantRedirect(t, "save unchecked", b.submit(t, path+"/edit", path, form), "/webhooks")
+	if w, err = e.store.WebhookGet(ctx, w.ID); err != nil || get(w) {
+		t.Fatalf("saved with %s unchecked: got %v, %v; want false", field, err == nil && get(w), err)
+	}
+	return w
+}

@@ -83,17 +83,13 @@ func (u *UI) newHistoryPage(r *http.Request, s *session) (*historyPage, int64, e
 		p.Webhooks = hooks
 		return p, 0, err
 	}
-	id, err := pathID(r)
+	hook, err := u.pathWebhook(r, s.key)
 	if err != nil {
 		return nil, 0, err
 	}
-	hook, err := u.manageableWebhook(r.Context(), s.key, id)
-	if err != nil {
-		return nil, 0, err
-	}
-	p.Webhook, p.Action = hook, fmt.Sprintf("/webhooks/%d/history", id)
+	p.Webhook, p.Action = hook, fmt.Sprintf("/webhooks/%d/history", hook.ID)
 	p.Title, p.Nav = hook.Name+" · History", "webhooks"
-	return p, id, nil
+	return p, hook.ID, nil
 }
 
 // setFilter shows the filter in the form and in the page's links.

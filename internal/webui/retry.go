@@ -16,15 +16,11 @@ const maxRetryIDs = 1000
 // handleRetryOne re-sends one delivery from its details page: a new delivery of the same
 // event, shown at the top of its webhook's history.
 func (u *UI) handleRetryOne(w http.ResponseWriter, r *http.Request, s *session) error {
-	id, err := pathID(r)
+	d, err := u.pathDelivery(r, s.key)
 	if err != nil {
 		return err
 	}
-	d, err := u.visibleDelivery(r.Context(), s.key, id)
-	if err != nil {
-		return err
-	}
-	created, err := u.retry(r.Context(), s.key, []int64{id})
+	created, err := u.retry(r.Context(), s.key, []int64{d.ID})
 	if err != nil {
 		return err
 	}

@@ -144,11 +144,7 @@ func (u *UI) checkWebhookForm(ctx context.Context, k *hookd.Key, f *webhookForm,
 
 // handleWebhookEdit shows the form of a stored webhook; the secret field starts empty.
 func (u *UI) handleWebhookEdit(w http.ResponseWriter, r *http.Request, s *session) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	hook, err := u.manageableWebhook(r.Context(), s.key, id)
+	hook, err := u.pathWebhook(r, s.key)
 	if err != nil {
 		return err
 	}
@@ -161,15 +157,12 @@ func (u *UI) handleWebhookEdit(w http.ResponseWriter, r *http.Request, s *sessio
 
 // handleWebhookUpdate overwrites a webhook with the form; an empty secret keeps the stored one.
 func (u *UI) handleWebhookUpdate(w http.ResponseWriter, r *http.Request, s *session) error {
-	id, err := pathID(r)
+	hook, err := u.pathWebhook(r, s.key)
 	if err != nil {
 		return err
 	}
-	if _, err := u.manageableWebhook(r.Context(), s.key, id); err != nil {
-		return err
-	}
 	f, err := parseWebhookForm(r)
-	f.ID = id
+	f.ID = hook.ID
 	if err == nil {
 		err = u.checkWebhookForm(r.Context(), s.key, &f, false)
 	}
@@ -178,7 +171,7 @@ func (u *UI) handleWebhookUpdate(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	now := u.clock.Now().UTC()
 	updated, err := u.store.WebhookUpdate(r.Context(), &hookd.Webhook{
-		ID: id, Name: f.Name, URI: f.URI, Secret: f.Secret, SSL: f.SSL, Enabled: f.Enabled,
+		ID: hook.ID, Name: f.Name, URI: f.URI, Secret: f.Secret, SSL: f.SSL, Enabled: f.Enabled,
 		Triggers: f.Triggers, TargetID: f.TargetID, ModifiedBy: s.key.UserID, ModifiedOn: &now,
 		StandardSigning: f.StandardSigning, Ordered: f.Ordered,
 	})
@@ -193,11 +186,7 @@ func (u *UI) handleWebhookUpdate(w http.ResponseWriter, r *http.Request, s *sess
 // handleWebhookEnable flips the switch of the list. Enabling checks the stored URL again, as
 // the API does, since the outbound rules may have changed since it was saved.
 func (u *UI) handleWebhookEnable(w http.ResponseWriter, r *http.Request, s *session) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	hook, err := u.manageableWebhook(r.Context(), s.key, id)
+	hook, err := u.pathWebhook(r, s.key)
 	if err != nil {
 		return err
 	}
@@ -212,7 +201,7 @@ func (u *UI) handleWebhookEnable(w http.ResponseWriter, r *http.Request, s *sess
 			return nil
 		}
 	}
-	updated, err := u.store.WebhookSetEnabled(r.Context(), id, enable, s.key.UserID, "")
+	updated, err := u.store.WebhookSetEnabled(r.Context(), hook.ID, enable, s.key.UserID, "")
 	if err != nil {
 		return err
 	}
@@ -233,11 +222,7 @@ type webhookDeletePage struct {
 
 // handleWebhookDeleteConfirm asks before deleting: deleting also removes the history.
 func (u *UI) handleWebhookDeleteConfirm(w http.ResponseWriter, r *http.Request, s *session) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	hook, err := u.manageableWebhook(r.Context(), s.key, id)
+	hook, err := u.pathWebhook(r, s.key)
 	if err != nil {
 		return err
 	}
@@ -250,14 +235,11 @@ func (u *UI) handleWebhookDeleteConfirm(w http.ResponseWriter, r *http.Request, 
 
 // handleWebhookDelete deletes a webhook with its deliveries.
 func (u *UI) handleWebhookDelete(w http.ResponseWriter, r *http.Request, s *session) error {
-	id, err := pathID(r)
+	hook, err := u.pathWebhook(r, s.key)
 	if err != nil {
 		return err
 	}
-	if _, err := u.manageableWebhook(r.Context(), s.key, id); err != nil {
-		return err
-	}
-	deleted, err := u.store.WebhookDelete(r.Context(), id)
+	deleted, err := u.store.WebhookDelete(r.Context(), hook.ID)
 	if err != nil {
 		return err
 	}
