@@ -1,7 +1,7 @@
 // Package webui serves hookd's web pages at "/": the webhooks of the signed-in key's owner
-// with a status badge and an enable switch, the delivery history with DocSpace's filters
-// (spec docspace-webhooks-api.md §1.6, §7), the details of one delivery with every attempt,
-// and single and batch retry.
+// with a status badge, an enable switch, their health (docs/health.md) and Pause and Resume
+// buttons, the delivery history with DocSpace's filters (spec docspace-webhooks-api.md §1.6,
+// §7), the details of one delivery with every attempt, and single and batch retry.
 //
 // Pages are rendered on the server with html/template; templates and assets are embedded, one
 // template per page. A small embedded script (assets/app.js) formats times in the browser's
