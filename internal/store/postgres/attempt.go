@@ -19,35 +19,59 @@ type recordedDelivery struct {
 	state     hookd.DeliveryState
 	token     int64
 	number    int // number of the newest attempt stored
+	extra     int // attempts of the batch stored without moving it (stale claims)
 }
 
-// insertAttemptSQL stores an attempt (alone: one whose claim no longer holds its delivery).
-const insertAttemptSQL = `INSERT INTO attempts (delivery_id, number, started_at, duration_ns, request_headers,
-		request_body, status, response_headers, response_body, error)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
-
-// recordAttemptSQL stores an attempt and moves its delivery on, in one statement. $11..$14
-// are the new state, next attempt time (NULL keeps it), end of the attempt and the error.
-const recordAttemptSQL = `WITH a AS (` + insertAttemptSQL + `)
-	UPDATE deliveries d SET state = $11, next_attempt_at = coalesce($12, d.next_attempt_at),
-		lease_until = NULL, attempts = d.attempts + 1, status = $7, delivered_on = $13,
-		last_error = $10, last_attempt_id = a.id
-	FROM a WHERE d.id = $1`
-
-// recordWebhookSQL keeps the webhook's view of its deliveries: last success ($2) or failure
-// ($3, $4) when the batch had one, last status, and switches it off when a result asked for
-// it ($6 not empty).
-const recordWebhookSQL = `UPDATE webhooks SET
-		last_success_on = coalesce($2, last_success_on),
-		last_failure_on = coalesce($3, last_failure_on),
-		last_failure_content = CASE WHEN $3::timestamptz IS NULL THEN last_failure_content ELSE $4 END,
-		last_status = $5,
-		enabled = CASE WHEN $6 = '' THEN enabled ELSE false END,
-		disabled_reason = CASE WHEN $6 = '' THEN disabled_reason ELSE $6 END
-	WHERE id = $1`
+// recordSQL stores a batch of attempts and what they do, in one statement. $1..$10 are the
+// attempts, in the order of the results; $11..$18 one row per delivery: the number of the
+// attempt that moves it on (0: none, only stale attempts), its new state, next attempt time
+// (NULL keeps it), status, end and error, and how many stale attempts were stored for it;
+// $19..$24 one row per webhook: last success, last failure and its content, last status, and
+// the reason to switch it off (” keeps it on). The moving attempt's id is found by delivery and
+// number.
+const recordSQL = `WITH a AS (
+		INSERT INTO attempts (delivery_id, number, started_at, duration_ns, request_headers, request_body,
+			status, response_headers, response_body, error)
+		SELECT r.delivery_id, r.number, r.started_at, r.duration_ns, r.request_headers::jsonb, r.request_body,
+			r.status, r.response_headers::jsonb, r.response_body, r.error
+		FROM unnest($1::bigint[], $2::integer[], $3::timestamptz[], $4::bigint[], $5::text[], $6::bytea[],
+			$7::integer[], $8::text[], $9::bytea[], $10::text[]) WITH ORDINALITY
+			AS r(delivery_id, number, started_at, duration_ns, request_headers, request_body,
+				status, response_headers, response_body, error, ord)
+		ORDER BY r.ord
+		RETURNING id, delivery_id, number
+	), m AS (
+		SELECT * FROM unnest($11::bigint[], $12::integer[], $13::text[], $14::timestamptz[], $15::integer[],
+			$16::timestamptz[], $17::text[], $18::integer[])
+			AS m(id, number, state, next_attempt_at, status, ended, error, extra)
+	), moved AS (
+		UPDATE deliveries d SET
+			state = CASE WHEN m.number > 0 THEN m.state ELSE d.state END,
+			next_attempt_at = CASE WHEN m.number > 0 THEN coalesce(m.next_attempt_at, d.next_attempt_at)
+				ELSE d.next_attempt_at END,
+			lease_until = CASE WHEN m.number > 0 THEN NULL ELSE d.lease_until END,
+			attempts = d.attempts + CASE WHEN m.number > 0 THEN 1 ELSE 0 END,
+			status = CASE WHEN m.number > 0 THEN m.status ELSE d.status END,
+			delivered_on = CASE WHEN m.number > 0 THEN m.ended ELSE d.delivered_on END,
+			last_error = CASE WHEN m.number > 0 THEN m.error ELSE d.last_error END,
+			last_attempt_id = CASE WHEN m.number > 0 THEN a.id ELSE d.last_attempt_id END,
+			extra_attempts = d.extra_attempts + m.extra
+		FROM m LEFT JOIN a ON a.delivery_id = m.id AND a.number = m.number
+		WHERE d.id = m.id
+	)
+	UPDATE webhooks w SET
+		last_success_on = coalesce(r.success_on, w.last_success_on),
+		last_failure_on = coalesce(r.failure_on, w.last_failure_on),
+		last_failure_content = CASE WHEN r.failure_on IS NULL THEN w.last_failure_content ELSE r.failure_content END,
+		last_status = r.status,
+		enabled = CASE WHEN r.disable = '' THEN w.enabled ELSE false END,
+		disabled_reason = CASE WHEN r.disable = '' THEN w.disabled_reason ELSE r.disable END
+	FROM unnest($19::bigint[], $20::timestamptz[], $21::timestamptz[], $22::text[], $23::integer[], $24::text[])
+		AS r(id, success_on, failure_on, failure_content, status, disable)
+	WHERE w.id = r.id`
 
 // webhookRecord is what one batch of results does to one webhook: the results applied one
-// after the other, folded into a single UPDATE.
+// after the other, folded into one row of recordSQL.
 type webhookRecord struct {
 	successOn, failureOn *time.Time
 	failureContent       string
@@ -55,10 +79,11 @@ type webhookRecord struct {
 	disable              string
 }
 
-// AttemptRecord stores finished attempts in one transaction and one round trip of
-// statements. Every attempt whose delivery still exists is stored, numbered after the
-// delivery's previous attempts; only those whose claim token still holds the delivery move
-// it on and update its webhook. Results for deliveries deleted meanwhile are dropped.
+// AttemptRecord stores finished attempts in one transaction: it locks what it changes, then
+// writes every attempt, delivery and webhook in one set-based statement. Every attempt whose
+// delivery still exists is stored, numbered after the delivery's previous attempts; only
+// those whose claim token still holds the delivery move it on and update its webhook. Results
+// for deliveries deleted meanwhile are dropped.
 func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResult) error {
 	var ids []int64
 	for _, r := range results {
@@ -75,25 +100,17 @@ func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResul
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	headers := make([][2][]byte, len(results))
-	for i, r := range results {
-		var err error
-		if headers[i][0], err = marshalHeaders(r.Attempt.RequestHeaders); err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		if headers[i][1], err = marshalHeaders(r.Attempt.ResponseHeaders); err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		ds, err := lockForRecord(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
-		b := &pgx.Batch{}
-		queueResults(b, ds, results, headers)
-		// Each queued statement has its result read (and its error checked) by Close.
-		return tx.SendBatch(ctx, b).Close()
+		args, err := recordArgs(ds, results)
+		if err != nil || args == nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, recordSQL, args...)
+		return err
 	})
 	if err != nil {
 		return formatError("record attempts", err)
@@ -101,23 +118,49 @@ func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResul
 	return nil
 }
 
-// queueResults queues the statements of AttemptRecord for deliveries ds, locked and read by
-// lockForRecord, which it keeps up to date as it goes: two results of one batch may concern
-// the same delivery, and then the second finds the first's state. Webhook updates come last,
-// one per webhook.
-func queueResults(b *pgx.Batch, ds map[int64]*recordedDelivery, results []*hookd.AttemptResult, headers [][2][]byte) {
-	webhooks := map[int64]*webhookRecord{}
-	for i, r := range results {
+// recordRows are the arrays of recordSQL's parameters.
+type recordRows struct {
+	// attempts
+	deliveryID, durationNS []int64
+	number, status         []int
+	startedAt              []time.Time
+	reqHeaders, respHeader []*string
+	reqBody, respBody      [][]byte
+	errText                []string
+	// deliveries
+	dID                      []int64
+	dNumber, dStatus, dExtra []int
+	dState, dError           []string
+	dNext                    []*time.Time
+	dEnded                   []time.Time
+	// webhooks
+	wID                       []int64
+	wSuccess, wFailure        []*time.Time
+	wFailureContent, wDisable []string
+	wStatus                   []int
+}
+
+// recordArgs applies results, in order, to the deliveries ds that lockForRecord locked and
+// read, and returns recordSQL's arguments; nil when no result concerns a delivery that still
+// exists. Two results of a batch may concern one delivery: the second finds the first's
+// state.
+func recordArgs(ds map[int64]*recordedDelivery, results []*hookd.AttemptResult) ([]any, error) {
+	var (
+		rows     recordRows
+		webhooks = map[int64]*webhookRecord{}
+		moves    = map[int64]int{} // delivery id → its row in the d* arrays
+	)
+	for _, r := range results {
 		d, ok := ds[r.Attempt.DeliveryID]
 		if !ok {
 			continue // deleted with its webhook while the attempt ran
 		}
 		d.number++
-		a := &r.Attempt
-		args := []any{a.DeliveryID, d.number, micro(a.StartedAt), int64(a.Duration), headers[i][0],
-			a.RequestBody, a.Status, headers[i][1], a.ResponseBody, a.Error}
+		if err := rows.addAttempt(&r.Attempt, d.number); err != nil {
+			return nil, err
+		}
 		if d.state != hookd.DeliveryStateInflight || d.token != r.ClaimToken {
-			b.Queue(insertAttemptSQL, args...) // a stale claim: history only
+			d.extra++ // a stale claim: history only
 			continue
 		}
 		var next *time.Time
@@ -131,41 +174,122 @@ func queueResults(b *pgx.Batch, ds map[int64]*recordedDelivery, results []*hookd
 		default:
 			d.state = hookd.DeliveryStateFailed
 		}
+		a := &r.Attempt
 		end := micro(a.StartedAt.Add(a.Duration))
-		b.Queue(recordAttemptSQL, append(args, string(d.state), next, end)...)
-
+		moves[a.DeliveryID] = len(rows.dID)
+		rows.addDelivery(a.DeliveryID, d.number, string(d.state), next, a.Status, end, a.Error, 0)
 		w := webhooks[d.webhookID]
 		if w == nil {
 			w = &webhookRecord{}
 			webhooks[d.webhookID] = w
 		}
-		if a.Status >= 200 && a.Status < 300 {
-			w.successOn = &end
-		} else {
-			w.failureOn, w.failureContent = &end, a.Error
-		}
-		w.status = a.Status
-		if r.DisableWebhook != "" {
-			w.disable = r.DisableWebhook
-		}
+		w.fold(r, end)
 	}
+	if len(rows.deliveryID) == 0 {
+		return nil, nil
+	}
+	for _, id := range slices.Sorted(maps.Keys(ds)) {
+		d := ds[id]
+		if d.extra == 0 {
+			continue
+		}
+		if i, ok := moves[id]; ok {
+			rows.dExtra[i] = d.extra
+			continue
+		}
+		rows.addDelivery(id, 0, "", nil, 0, time.Time{}, "", d.extra)
+	}
+	rows.addWebhooks(webhooks)
+	return []any{rows.deliveryID, rows.number, rows.startedAt, rows.durationNS, rows.reqHeaders, rows.reqBody,
+		rows.status, rows.respHeader, rows.respBody, rows.errText,
+		rows.dID, rows.dNumber, rows.dState, rows.dNext, rows.dStatus, rows.dEnded, rows.dError, rows.dExtra,
+		rows.wID, rows.wSuccess, rows.wFailure, rows.wFailureContent, rows.wStatus, rows.wDisable}, nil
+}
+
+// addDelivery appends one delivery row: n is the number of the attempt that moves it on to
+// state (0: none), extra the stale attempts stored for it.
+func (rows *recordRows) addDelivery(id int64, n int, state string, next *time.Time, status int, ended time.Time, errText string, extra int) {
+	rows.dID = append(rows.dID, id)
+	rows.dNumber = append(rows.dNumber, n)
+	rows.dState = append(rows.dState, state)
+	rows.dNext = append(rows.dNext, next)
+	rows.dStatus = append(rows.dStatus, status)
+	rows.dEnded = append(rows.dEnded, ended)
+	rows.dError = append(rows.dError, errText)
+	rows.dExtra = append(rows.dExtra, extra)
+}
+
+// addWebhooks appends the webhook rows, in id order.
+func (rows *recordRows) addWebhooks(webhooks map[int64]*webhookRecord) {
 	for _, id := range slices.Sorted(maps.Keys(webhooks)) {
 		w := webhooks[id]
-		b.Queue(recordWebhookSQL, id, w.successOn, w.failureOn, w.failureContent, w.status, w.disable)
+		rows.wID = append(rows.wID, id)
+		rows.wSuccess = append(rows.wSuccess, w.successOn)
+		rows.wFailure = append(rows.wFailure, w.failureOn)
+		rows.wFailureContent = append(rows.wFailureContent, w.failureContent)
+		rows.wStatus = append(rows.wStatus, w.status)
+		rows.wDisable = append(rows.wDisable, w.disable)
 	}
 }
 
+// fold applies result r, whose attempt ended at end, to the webhook's record.
+func (w *webhookRecord) fold(r *hookd.AttemptResult, end time.Time) {
+	if s := r.Attempt.Status; s >= 200 && s < 300 {
+		w.successOn = &end
+	} else {
+		w.failureOn, w.failureContent = &end, r.Attempt.Error
+	}
+	w.status = r.Attempt.Status
+	if r.DisableWebhook != "" {
+		w.disable = r.DisableWebhook
+	}
+}
+
+// addAttempt appends attempt a, numbered n, to the attempt arrays.
+func (rows *recordRows) addAttempt(a *hookd.Attempt, n int) error {
+	req, err := marshalHeaders(a.RequestHeaders)
+	if err != nil {
+		return fmt.Errorf("record attempts: %w", err)
+	}
+	resp, err := marshalHeaders(a.ResponseHeaders)
+	if err != nil {
+		return fmt.Errorf("record attempts: %w", err)
+	}
+	rows.deliveryID = append(rows.deliveryID, a.DeliveryID)
+	rows.number = append(rows.number, n)
+	rows.startedAt = append(rows.startedAt, micro(a.StartedAt))
+	rows.durationNS = append(rows.durationNS, int64(a.Duration))
+	rows.reqHeaders = append(rows.reqHeaders, textOrNil(req))
+	rows.reqBody = append(rows.reqBody, a.RequestBody)
+	rows.status = append(rows.status, a.Status)
+	rows.respHeader = append(rows.respHeader, textOrNil(resp))
+	rows.respBody = append(rows.respBody, a.ResponseBody)
+	rows.errText = append(rows.errText, a.Error)
+	return nil
+}
+
+// textOrNil is b as text, nil (NULL) when b is nil.
+func textOrNil(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
+
 // lockForRecord locks what AttemptRecord changes and returns the deliveries of ids that still
-// exist. Webhooks are locked before deliveries, each in id order: WebhookDelete locks a webhook
-// before cascading to its deliveries, and the same order everywhere means no deadlock.
+// exist, with the number of their newest attempt (attempts that moved them plus stale ones:
+// no read of the attempts table). Webhooks are locked before deliveries, each in id order:
+// WebhookDelete locks a webhook before cascading to its deliveries, and the same order
+// everywhere means no deadlock.
 func lockForRecord(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*recordedDelivery, error) {
 	if _, err := tx.Exec(ctx, `SELECT w.id FROM webhooks w
 		WHERE w.id IN (SELECT webhook_id FROM deliveries WHERE id = ANY($1))
 		ORDER BY w.id FOR NO KEY UPDATE`, ids); err != nil {
 		return nil, fmt.Errorf("lock webhooks: %w", err)
 	}
-	rows, err := tx.Query(ctx, `SELECT d.id, d.webhook_id, d.state, d.claim_token FROM deliveries d
-		WHERE d.id = ANY($1) ORDER BY d.id FOR UPDATE`, ids)
+	rows, err := tx.Query(ctx, `SELECT d.id, d.webhook_id, d.state, d.claim_token, d.attempts + d.extra_attempts
+		FROM deliveries d WHERE d.id = ANY($1) ORDER BY d.id FOR UPDATE`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("lock deliveries: %w", err)
 	}
@@ -174,27 +298,12 @@ func lockForRecord(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*reco
 		id int64
 		d  recordedDelivery
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &d.webhookID, &d.state, &d.token}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&id, &d.webhookID, &d.state, &d.token, &d.number}, func() error {
 		dd := d
 		ds[id] = &dd
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("lock deliveries: %w", err)
-	}
-	// Under the delivery locks no one else can add attempts, so the numbers are stable.
-	rows, err = tx.Query(ctx, `SELECT delivery_id, max(number) FROM attempts
-		WHERE delivery_id = ANY($1) GROUP BY delivery_id`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("attempt numbers: %w", err)
-	}
-	var n int
-	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
-		if d, ok := ds[id]; ok {
-			d.number = n
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("attempt numbers: %w", err)
 	}
 	return ds, nil
 }
