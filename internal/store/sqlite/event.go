@@ -40,27 +40,6 @@ func validatePublish(p *hookd.EventPublishParams) *hookd.Error {
 	return nil
 }
 
-// EventPublish stores an event and one pending delivery, due now, per matching enabled webhook,
-// in one transaction of two statements. The deliveries come back in webhook id order.
-func (s *Store) EventPublish(ctx context.Context, p *hookd.EventPublishParams) (*hookd.Event, []*hookd.Delivery, error) {
-	if err := validatePublish(p); err != nil {
-		return nil, nil, err
-	}
-	tx, sts, err := s.begin(ctx, eventInsertQuery, deliveryFanOutQuery)
-	if err != nil {
-		return nil, nil, fmt.Errorf("publish event: %w", err)
-	}
-	defer tx.Rollback()
-	ev, ds, err := publish(ctx, sts, p, s.now())
-	if err != nil {
-		return nil, nil, fmt.Errorf("publish event: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, fmt.Errorf("publish event: %w", err)
-	}
-	return ev, ds, nil
-}
-
 // EventPublishBatch validates every event first, then publishes them in order in one
 // transaction with the same two prepared statements as EventPublish.
 func (s *Store) EventPublishBatch(ctx context.Context, ps []*hookd.EventPublishParams) ([]*hookd.Published, error) {
@@ -72,25 +51,36 @@ func (s *Store) EventPublishBatch(ctx context.Context, ps []*hookd.EventPublishP
 			return nil, hookd.Errorf(hookd.EINVALID, "events[%d]: %s", i, err.Message)
 		}
 	}
-	out := make([]*hookd.Published, 0, len(ps))
 	if len(ps) == 0 {
-		return out, nil
+		return []*hookd.Published{}, nil
 	}
-	tx, sts, err := s.begin(ctx, eventInsertQuery, deliveryFanOutQuery)
+	out, err := s.publishTx(ctx, ps)
 	if err != nil {
 		return nil, fmt.Errorf("publish batch: %w", err)
 	}
+	return out, nil
+}
+
+// publishTx publishes valid events in order in one write transaction.
+func (s *Store) publishTx(ctx context.Context, ps []*hookd.EventPublishParams) ([]*hookd.Published, error) {
+	tx, sts, err := s.begin(ctx, eventInsertQuery, deliveryFanOutQuery)
+	if err != nil {
+		return nil, err
+	}
 	defer tx.Rollback()
 	now := s.now()
+	out := make([]*hookd.Published, 0, len(ps))
 	for i, p := range ps {
 		ev, ds, err := publish(ctx, sts, p, now)
-		if err != nil {
-			return nil, fmt.Errorf("publish batch: events[%d]: %w", i, err)
+		if err != nil && len(ps) > 1 {
+			return nil, fmt.Errorf("events[%d]: %w", i, err)
+		} else if err != nil {
+			return nil, err
 		}
 		out = append(out, &hookd.Published{Event: ev, Deliveries: ds})
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("publish batch: %w", err)
+		return nil, err
 	}
 	return out, nil
 }

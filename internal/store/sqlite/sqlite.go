@@ -44,6 +44,8 @@ type Store struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared hot-path statements on the writer
+
+	pub publisher // group commit of EventPublish
 }
 
 // Open opens (creating it if needed) the SQLite database at path without migrating it; clock

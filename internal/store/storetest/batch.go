@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hookd/hookd"
@@ -114,6 +115,64 @@ var batchTests = []test{
 		}
 		if len(out) != hookd.MaxPublishBatch || out[0].Event.ID >= out[len(out)-1].Event.ID {
 			t.Fatalf("got %d published, want %d in order", len(out), hookd.MaxPublishBatch)
+		}
+	}},
+}
+
+var concurrentPublishTests = []test{
+	{"PublishConcurrentCallersGetTheirOwnResults", func(t *testing.T, h *harness) {
+		w := h.webhook(t)
+		const callers, each = 16, 5
+		type result struct {
+			payload string
+			ev      *hookd.Event
+			ds      []*hookd.Delivery
+			err     error
+		}
+		results := make(chan result, callers*each)
+		var wg sync.WaitGroup
+		for c := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					r := result{payload: fmt.Sprintf(`{"caller":%d,"i":%d}`, c, i)}
+					p := &hookd.EventPublishParams{Trigger: trigFileCreated, Payload: json.RawMessage(r.payload)}
+					if i == 2 && c%4 == 0 {
+						p.Trigger = 0 // invalid: fails alone
+					}
+					r.ev, r.ds, r.err = h.s.EventPublish(h.ctx, p)
+					results <- r
+				}
+			}()
+		}
+		wg.Wait()
+		close(results)
+		events := map[int64]bool{}
+		var ok, invalid int
+		for r := range results {
+			if r.err != nil {
+				wantCode(t, r.err, hookd.EINVALID)
+				invalid++
+				continue
+			}
+			ok++
+			if string(r.ev.Payload) != r.payload || events[r.ev.ID] {
+				t.Errorf("got event %d with payload %s, want a new event with %s", r.ev.ID, r.ev.Payload, r.payload)
+			}
+			events[r.ev.ID] = true
+			if len(r.ds) != 1 || r.ds[0].EventID != r.ev.ID || r.ds[0].WebhookID != w.ID {
+				t.Fatalf("got deliveries %+v for event %d, want one of it to webhook %d", r.ds, r.ev.ID, w.ID)
+			}
+			if got := h.get(t, r.ds[0].ID); string(got.Event.Payload) != r.payload {
+				t.Errorf("got stored payload %s, want %s", got.Event.Payload, r.payload)
+			}
+		}
+		if want := callers / 4; invalid != want || ok != callers*each-want {
+			t.Errorf("got %d published and %d invalid, want %d and %d", ok, invalid, callers*each-want, want)
+		}
+		if _, total := h.list(t, hookd.DeliveryFilter{}); total != int64(ok) {
+			t.Errorf("got %d deliveries stored, want %d", total, ok)
 		}
 	}},
 }
