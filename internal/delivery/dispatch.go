@@ -72,7 +72,9 @@ func (d *dispatcher) claim(ctx context.Context, now time.Time) time.Duration {
 	if free <= 0 {
 		return wait
 	}
+	d.w.claimMu.Lock()
 	claims, err := d.w.store.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: free, Lease: d.w.cfg.Lease})
+	d.w.claimMu.Unlock()
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return wait

@@ -133,9 +133,11 @@ func newTracker(policy HealthPolicy, store healthStore, l *loads, log *slog.Logg
 	return &tracker{policy: policy.withDefaults(), store: store, loads: l, log: log, rand: rand, hooks: map[int64]*evidence{}}
 }
 
-// observe judges the recorded attempts of one batch, in order, and writes at most one
-// change per webhook.
-func (t *tracker) observe(ctx context.Context, now time.Time, obs []observation) {
+// judge applies the attempts of one batch, in order, to the evidence of their webhooks and
+// returns the evidence it judged, whose changes commit writes once the attempts are
+// recorded.
+func (t *tracker) judge(now time.Time, obs []observation) []*evidence {
+	var judged []*evidence
 	for _, group := range byWebhook(obs) {
 		e := t.entry(group[0].webhook.ID)
 		for _, o := range group {
@@ -145,6 +147,14 @@ func (t *tracker) observe(ctx context.Context, now time.Time, obs []observation)
 		for _, o := range group {
 			t.step(e, o, now)
 		}
+		judged = append(judged, e)
+	}
+	return judged
+}
+
+// commitAll writes the changes judge asked for, at most one per webhook.
+func (t *tracker) commitAll(ctx context.Context, now time.Time, judged []*evidence) {
+	for _, e := range judged {
 		t.commit(ctx, e, now)
 	}
 	t.publish()
@@ -176,6 +186,27 @@ func (t *tracker) rehold(ctx context.Context, now time.Time, claims []*hookd.Cla
 		t.commit(ctx, e, now)
 	}
 	t.publish()
+}
+
+// postpone keeps a failed attempt to a webhook that is paused (or that judge is pausing)
+// from coming due before its next probe, or healthWriteTimeout if sooner. Such an attempt (a
+// probe, one leased before the pause, or one of those that paused it) becomes retrying when
+// recorded, and is held only by the write that follows: until then it must not be claimed,
+// or it would be sent as if it were a probe. Once released it is due at once, a probe having
+// gone out first.
+func (t *tracker) postpone(res *hookd.AttemptResult, o *observation, now time.Time) {
+	if o == nil || res.Outcome != hookd.OutcomeRetry || o.webhook == nil {
+		return
+	}
+	e := t.hooks[o.webhook.ID]
+	if e == nil || e.state() != hookd.HealthPaused {
+		return
+	}
+	next := maxTime(e.probeAt, now.Add(t.policy.ProbeMin))
+	if e.want != nil {
+		next = e.want.ProbeAt
+	}
+	res.NextAttemptAt = maxTime(res.NextAttemptAt, minTime(next, now.Add(healthWriteTimeout)))
 }
 
 // byWebhook groups the observations of enabled webhooks by webhook, keeping their order.
@@ -332,6 +363,13 @@ func (t *tracker) logChange(e *evidence, from hookd.WebhookHealth) {
 
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
 		return a
 	}
 	return b

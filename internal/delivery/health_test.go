@@ -95,8 +95,13 @@ func (b *trackerBench) answer(n, status int, retryAfter time.Duration) {
 		if !o.ok {
 			o.why = why(status)
 		}
-		b.t.observe(context.Background(), b.now, []observation{o})
+		observe(b.t, context.Background(), b.now, []observation{o})
 	}
+}
+
+// observe judges a batch and writes what it asks for, as the recorder does.
+func observe(t *tracker, ctx context.Context, now time.Time, obs []observation) {
+	t.commitAll(ctx, now, t.judge(now, obs))
 }
 
 // why is the attempt error of an answer with status, 0 for a timeout.
@@ -251,11 +256,11 @@ func TestHealthStragglersHeldAgain(t *testing.T) {
 	calls := len(b.store.calls)
 	pausedAt := *b.webhook(t).ProbeAt
 
-	b.t.observe(context.Background(), b.now, []observation{{webhook: old, ok: true, status: 200}})
+	observe(b.t, context.Background(), b.now, []observation{{webhook: old, ok: true, status: 200}})
 	if got := b.webhook(t).Health; got != hookd.HealthPaused || len(b.store.calls) != calls {
 		t.Fatalf("got %q after %d writes, want a straggler's success to change nothing", got, len(b.store.calls)-calls)
 	}
-	b.t.observe(context.Background(), b.now, []observation{{webhook: old, status: 500, why: "receiver answered 500"}})
+	observe(b.t, context.Background(), b.now, []observation{{webhook: old, status: 500, why: "receiver answered 500"}})
 	if len(b.store.calls) != calls+1 {
 		t.Fatalf("got %d writes for a straggler's failure, want 1 (hold its delivery again)", len(b.store.calls)-calls)
 	}
@@ -275,8 +280,8 @@ func TestHealthPersonsPause(t *testing.T) {
 	b.store.set(7, hookd.HealthPaused, hookd.NeverProbe)
 	claimed := b.store.snapshot(7) // e.g. a lease that ended
 
-	b.t.observe(context.Background(), b.now, []observation{{webhook: claimed, ok: true, status: 200}})
-	b.t.observe(context.Background(), b.now, []observation{{webhook: old, status: 500}})
+	observe(b.t, context.Background(), b.now, []observation{{webhook: claimed, ok: true, status: 200}})
+	observe(b.t, context.Background(), b.now, []observation{{webhook: old, status: 500}})
 	if w := b.webhook(t); w.Health != hookd.HealthPaused || !w.ProbeAt.Equal(hookd.NeverProbe) {
 		t.Fatalf("got %q probe at %v, want a person's pause kept, never probed", w.Health, w.ProbeAt)
 	}
@@ -293,7 +298,7 @@ func TestHealthLostRace(t *testing.T) {
 		b.answer(4, 500, 0)
 		old := b.store.snapshot(7)
 		b.store.set(7, hookd.HealthDegraded, time.Time{}) // another node degraded it first
-		b.t.observe(context.Background(), b.now, []observation{{webhook: old, status: 503, retryAfter: time.Minute}})
+		observe(b.t, context.Background(), b.now, []observation{{webhook: old, status: 503, retryAfter: time.Minute}})
 		if w := b.webhook(t); w.Health != hookd.HealthPaused {
 			t.Fatalf("got %q, want paused: the evidence asked for a pause", w.Health)
 		}
@@ -307,7 +312,7 @@ func TestHealthLostRace(t *testing.T) {
 		b.answer(1, 503, time.Minute)
 		probe := b.store.snapshot(7)
 		b.store.set(7, hookd.HealthHealthy, time.Time{}) // a person resumed it meanwhile
-		b.t.observe(context.Background(), b.now, []observation{{webhook: probe, status: 500}})
+		observe(b.t, context.Background(), b.now, []observation{{webhook: probe, status: 500}})
 		if w := b.webhook(t); w.Health != hookd.HealthHealthy {
 			t.Errorf("got %q, want the person's resume kept", w.Health)
 		}
@@ -329,7 +334,7 @@ func TestHealthWriteFailureKeptForLater(t *testing.T) {
 	b = newTrackerBench(HealthPolicy{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	b.t.observe(ctx, b.now, []observation{{webhook: b.store.snapshot(7), status: 503, retryAfter: time.Minute}})
+	observe(b.t, ctx, b.now, []observation{{webhook: b.store.snapshot(7), status: 503, retryAfter: time.Minute}})
 	if got := b.webhook(t).Health; got != "" {
 		t.Fatalf("got %q, want nothing written with the context cancelled", got)
 	}

@@ -45,9 +45,9 @@ func (w *Worker) recordLoop(ctx context.Context, in <-chan done, slots <-chan st
 
 // flush writes one batch, retrying while the database fails: a result is never dropped
 // before ctx ends (at shutdown, after a grace period), and even then the delivery's lease
-// brings it back. Then it hands the recorded attempts to the health tracker, and holds again
-// the released claims of paused webhooks; before their slots are freed, so that the
-// dispatcher cannot claim them again in between.
+// brings it back. It judges the receivers' health from the attempts before recording them
+// (postpone needs the verdict) and writes the changes once they are recorded; it holds again
+// the released claims of paused webhooks, with claiming locked out until they are held.
 func (w *Worker) flush(ctx context.Context, batch []done) {
 	var results []*hookd.AttemptResult
 	var obs []observation
@@ -66,10 +66,21 @@ func (w *Worker) flush(ctx context.Context, batch []done) {
 			releases = append(releases, d.release)
 		}
 	}
+	now := w.clock.Now()
+	judged := w.health.judge(now, obs)
+	for _, d := range batch {
+		if d.result != nil {
+			w.health.postpone(d.result, d.obs, now)
+		}
+	}
 	if len(results) > 0 && retry(ctx, w.log, "record attempts", len(results), func(ctx context.Context) error {
 		return w.store.AttemptRecord(ctx, results)
-	}) && len(obs) > 0 {
-		w.health.observe(ctx, w.clock.Now(), obs)
+	}) {
+		w.health.commitAll(ctx, now, judged)
+	}
+	if len(holds) > 0 {
+		w.claimMu.Lock()
+		defer w.claimMu.Unlock()
 	}
 	if len(releases) > 0 && retry(ctx, w.log, "release claims", len(releases), func(ctx context.Context) error {
 		return w.store.DeliveryRelease(ctx, releases)

@@ -109,8 +109,12 @@ type Worker struct {
 	wake    chan struct{}
 	running atomic.Bool
 
-	loads      *loads        // attempts in flight and adaptive limit per webhook
-	health     *tracker      // used by the recorder goroutine only
+	loads  *loads   // attempts in flight and adaptive limit per webhook
+	health *tracker // used by the recorder goroutine only
+	// claimMu keeps the dispatcher from claiming while the recorder releases claims of a
+	// paused webhook and holds them again: in between they are due, and a claim would send
+	// them as probes.
+	claimMu    sync.Mutex
 	stallAfter time.Duration // see loads.stalled
 	maxWait    time.Duration // the longest a claim waits for its webhook before it is released
 }

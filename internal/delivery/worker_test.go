@@ -159,6 +159,9 @@ func TestWorkerGoneDisablesWebhook(t *testing.T) {
 	if wh.Enabled || wh.DisabledReason != "receiver answered 410 Gone" {
 		t.Errorf("got enabled %v reason %q, want disabled with %q", wh.Enabled, wh.DisabledReason, "receiver answered 410 Gone")
 	}
+	if wh.State() != hookd.HealthDisabled || wh.HealthSince != nil {
+		t.Errorf("got state %s (health %q since %v), want disabled, its health left alone", wh.State(), wh.Health, wh.HealthSince)
+	}
 	if n := hits.Load(); n != 1 {
 		t.Errorf("got %d requests, want 1", n)
 	}
