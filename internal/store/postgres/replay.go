@@ -97,6 +97,9 @@ func (s *Store) ReplayPreview(ctx context.Context, p *hookd.ReplayParams) (*hook
 	out := &hookd.ReplayPreview{SampleIDs: []int64{}}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
+			if err := customPlans(ctx, tx); err != nil {
+				return err
+			}
 			f, from, args, err := replayMatch(ctx, tx, p)
 			if err != nil {
 				return err
@@ -161,6 +164,9 @@ func (s *Store) ReplayCreate(ctx context.Context, p *hookd.ReplayParams) (*hookd
 // replayInsert stores the job and its items in tx; when another transaction created a job
 // with the same key meanwhile, it returns that one and false.
 func (s *Store) replayInsert(ctx context.Context, tx pgx.Tx, p *hookd.ReplayParams) (*hookd.Replay, bool, error) {
+	if err := customPlans(ctx, tx); err != nil {
+		return nil, false, err
+	}
 	f, from, args, err := replayMatch(ctx, tx, p)
 	if err != nil {
 		return nil, false, err
