@@ -216,3 +216,96 @@ var attemptTests = []test{
 		}
 	}},
 }
+
+var attemptBatchTests = []test{
+	{"RecordStaleAndCurrentAttemptsOfOneDeliveryInOneBatch", func(t *testing.T, h *harness) {
+		h.webhook(t)
+		_, ds := h.publish(t, trigFileCreated)
+		old := h.claimOne(t)
+		h.clock.Advance(lease + time.Second)
+		cur := h.claimOne(t)
+		// The current claim's success first, then the expired claim's failure: the delivery
+		// keeps the success, both attempts are stored, numbered in order.
+		stale := h.result(old, 500)
+		h.record(t, h.result(cur, 200), stale)
+		d := h.get(t, ds[0].ID)
+		if d.State != hookd.DeliveryStateDelivered || d.Attempts != 1 || d.Status != 200 || d.LastAttempt.Number != 1 {
+			t.Errorf("got %s attempts %d status %d last number %d, want delivered 1 200 1",
+				d.State, d.Attempts, d.Status, d.LastAttempt.Number)
+		}
+		as, err := h.s.AttemptList(h.ctx, ds[0].ID)
+		if err != nil {
+			t.Fatalf("AttemptList: %v", err)
+		}
+		if len(as) != 2 || as[0].Number != 1 || as[0].Status != 200 || as[1].Number != 2 || as[1].Status != 500 {
+			t.Fatalf("got attempts %+v, want 200 numbered 1 then 500 numbered 2", as)
+		}
+	}},
+	{"RecordStaleThenCurrentNumbersAfterTheStale", func(t *testing.T, h *harness) {
+		h.webhook(t)
+		_, ds := h.publish(t, trigFileCreated)
+		old := h.claimOne(t)
+		h.clock.Advance(lease + time.Second)
+		cur := h.claimOne(t)
+		h.record(t, h.result(old, 500)) // history only
+		r := h.result(cur, 503)
+		r.NextAttemptAt = h.clock.Now()
+		h.record(t, r)
+		d := h.get(t, ds[0].ID)
+		if d.State != hookd.DeliveryStateRetrying || d.Attempts != 1 || d.LastAttempt.Number != 2 || d.Status != 503 {
+			t.Fatalf("got %s attempts %d last number %d status %d, want retrying 1 2 503",
+				d.State, d.Attempts, d.LastAttempt.Number, d.Status)
+		}
+		h.record(t, h.result(h.claimOne(t), 200))
+		if d := h.get(t, ds[0].ID); d.Attempts != 2 || d.LastAttempt.Number != 3 || d.State != hookd.DeliveryStateDelivered {
+			t.Errorf("got attempts %d last number %d state %s, want 2 3 delivered", d.Attempts, d.LastAttempt.Number, d.State)
+		}
+	}},
+	{"RecordLargeBatchAppliesEachResultInOrder", func(t *testing.T, h *harness) {
+		w1, w2 := h.webhook(t), h.webhook(t)
+		for range 50 {
+			h.publish(t, trigFileCreated)
+		}
+		cs := h.claim(t, 100) // 100 deliveries, alternating webhooks
+		if len(cs) != 100 {
+			t.Fatalf("got %d claims, want 100", len(cs))
+		}
+		rs := make([]*hookd.AttemptResult, len(cs))
+		want := map[int64]hookd.DeliveryState{}
+		for i, c := range cs {
+			status := 200
+			if i%3 == 0 {
+				status = 500
+			}
+			rs[i] = h.result(c, status)
+			rs[i].Attempt.StartedAt = T0.Add(time.Duration(i) * time.Millisecond)
+			want[c.Delivery.ID] = map[bool]hookd.DeliveryState{true: hookd.DeliveryStateDelivered, false: hookd.DeliveryStateRetrying}[status == 200]
+		}
+		h.record(t, rs...)
+		for _, c := range cs {
+			d := h.get(t, c.Delivery.ID)
+			if d.State != want[d.ID] || d.Attempts != 1 || d.LastAttempt == nil || d.LastAttempt.Number != 1 {
+				t.Errorf("delivery %d: got %s attempts %d, want %s 1 with its attempt", d.ID, d.State, d.Attempts, want[d.ID])
+			}
+		}
+		// Each webhook keeps its last result of the batch, in order.
+		for _, w := range []*hookd.Webhook{w1, w2} {
+			var lastOK, lastFail *hookd.AttemptResult
+			for _, r := range rs {
+				if r.Attempt.DeliveryID != 0 && h.get(t, r.Attempt.DeliveryID).WebhookID == w.ID {
+					if r.Attempt.Status == 200 {
+						lastOK = r
+					} else {
+						lastFail = r
+					}
+				}
+			}
+			got := h.getWebhook(t, w.ID)
+			okEnd := lastOK.Attempt.StartedAt.Add(lastOK.Attempt.Duration)
+			failEnd := lastFail.Attempt.StartedAt.Add(lastFail.Attempt.Duration)
+			if got.LastSuccessOn == nil || !got.LastSuccessOn.Equal(okEnd) || got.LastFailureOn == nil || !got.LastFailureOn.Equal(failEnd) {
+				t.Errorf("webhook %d: got last success %v failure %v, want %v %v", w.ID, got.LastSuccessOn, got.LastFailureOn, okEnd, failEnd)
+			}
+		}
+	}},
+}
