@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -32,16 +33,26 @@ const deliveryClaimQuery = `UPDATE deliveries
 				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
 		) ORDER BY next_attempt_at, id LIMIT ?3
 	)
-	RETURNING id`
+	RETURNING ` + claimedCols
 
-// claimReadQuery reads what a worker needs for claimed deliveries: the row, its event and
-// the webhook's current config, oldest due first.
-var claimReadQuery = `SELECT ` + deliveryCols + `, d.claim_token, ` + webhookCols + `
-	FROM deliveries d
-	JOIN events e ON e.id = d.event_id
-	JOIN webhooks w ON w.id = d.webhook_id
-	WHERE d.id IN (SELECT value FROM json_each(?))
-	ORDER BY d.next_attempt_at, d.id`
+// claimedCols are the delivery columns a claim returns, in claimedDest order.
+const claimedCols = `id, webhook_id, event_id, trigger_id, state, created_by, created_on, next_attempt_at,
+	lease_until, attempts, retry_of, status, delivered_on, last_error, ordering_key, claim_token`
+
+// claimedDest returns the scan targets of claimedCols for claim c.
+func claimedDest(c *hookd.Claim) []any {
+	d := c.Delivery
+	return []any{&d.ID, &d.WebhookID, &d.EventID, &d.Trigger, &d.State, &d.CreatedBy, timeCol{&d.CreatedOn},
+		timeCol{&d.NextAttemptAt}, nullTimeCol{&d.LeaseUntil}, &d.Attempts, &d.RetryOf, &d.Status,
+		nullTimeCol{&d.DeliveredOn}, &d.LastError, &d.OrderingKey, &c.Token}
+}
+
+// claimEventsQuery and claimWebhooksQuery read the events and webhooks of a claim, each once
+// however many of the claimed deliveries share it.
+const claimEventsQuery = `SELECT e.id, e.trigger_id, e.payload, e.target_id, e.ordering_key, e.created_by, e.created_on
+	FROM events e WHERE e.id IN (SELECT value FROM json_each(?))`
+
+var claimWebhooksQuery = `SELECT ` + webhookCols + ` FROM webhooks w WHERE w.id IN (SELECT value FROM json_each(?))`
 
 // deliveriesByIDQuery reads deliveries as listed, in id order.
 const deliveriesByIDQuery = `SELECT ` + deliveryViewCols + deliveryViewFrom + `
@@ -49,7 +60,9 @@ const deliveriesByIDQuery = `SELECT ` + deliveryViewCols + deliveryViewFrom + `
 
 // DeliveryClaim leases up to p.Limit due deliveries until now+p.Lease, oldest due first, and
 // returns them with their event and current webhook. Each claim bumps the delivery's
-// claim token, which fences off the attempt of an earlier, expired claim.
+// claim token, which fences off the attempt of an earlier, expired claim. Three statements
+// whatever the batch size: the claim returns the delivery rows, then their events and
+// webhooks are read once each.
 func (s *Store) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams) ([]*hookd.Claim, error) {
 	if p.Limit <= 0 {
 		return nil, nil
@@ -57,41 +70,100 @@ func (s *Store) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams)
 	if p.Lease <= 0 {
 		return nil, hookd.Errorf(hookd.EINVALID, "The claim lease must be positive.")
 	}
-	tx, sts, err := s.begin(ctx, deliveryClaimQuery, claimReadQuery)
+	tx, sts, err := s.begin(ctx, deliveryClaimQuery, claimEventsQuery, claimWebhooksQuery)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	defer tx.Rollback()
 	now := s.now()
-	ids, err := queryIDs(ctx, sts[0], micros(now.Add(p.Lease)), micros(now), p.Limit)
+	claims, err := scanClaims(sts[0].QueryContext(ctx, micros(now.Add(p.Lease)), micros(now), p.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	if len(ids) == 0 {
+	if len(claims) == 0 {
 		return nil, tx.Commit()
 	}
-	rows, err := sts[1].QueryContext(ctx, idsJSON(ids))
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
-	defer rows.Close()
-	claims := make([]*hookd.Claim, 0, len(ids))
-	for rows.Next() {
-		c := &hookd.Claim{Delivery: &hookd.Delivery{}, Webhook: &hookd.Webhook{}}
-		dest := append(deliveryDest(c.Delivery), &c.Token)
-		if err := rows.Scan(append(dest, webhookDest(c.Webhook)...)...); err != nil {
-			return nil, fmt.Errorf("claim deliveries: %w", err)
-		}
-		c.Delivery.WebhookName = c.Webhook.Name
-		claims = append(claims, c)
-	}
-	if err := rows.Err(); err != nil {
+	if err := claimJoin(ctx, sts[1], sts[2], claims); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	return claims, nil
+}
+
+// scanClaims reads the rows of deliveryClaimQuery, oldest due first.
+func scanClaims(rows *sql.Rows, err error) ([]*hookd.Claim, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var claims []*hookd.Claim
+	for rows.Next() {
+		c := &hookd.Claim{Delivery: &hookd.Delivery{}}
+		if err := rows.Scan(claimedDest(c)...); err != nil {
+			return nil, err
+		}
+		claims = append(claims, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// RETURNING order is unspecified.
+	slices.SortFunc(claims, func(a, b *hookd.Claim) int {
+		return cmp.Or(a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt), cmp.Compare(a.Delivery.ID, b.Delivery.ID))
+	})
+	return claims, nil
+}
+
+// claimJoin sets the event and webhook of each claim, each claim with its own copy.
+func claimJoin(ctx context.Context, events, webhooks *sql.Stmt, claims []*hookd.Claim) error {
+	var eventIDs, webhookIDs []int64
+	for _, c := range claims {
+		eventIDs = append(eventIDs, c.Delivery.EventID)
+		webhookIDs = append(webhookIDs, c.Delivery.WebhookID)
+	}
+	byEvent := make(map[int64]*hookd.Event, len(claims))
+	rows, err := events.QueryContext(ctx, idsJSON(compactIDs(eventIDs)))
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var e hookd.Event
+		if err := rows.Scan(&e.ID, &e.Trigger, (*[]byte)(&e.Payload), &e.TargetID, &e.OrderingKey, &e.CreatedBy,
+			timeCol{&e.CreatedOn}); err != nil {
+			rows.Close()
+			return err
+		}
+		byEvent[e.ID] = &e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	ws, err := scanWebhooks(webhooks.QueryContext(ctx, idsJSON(compactIDs(webhookIDs))))
+	if err != nil {
+		return err
+	}
+	byWebhook := make(map[int64]*hookd.Webhook, len(ws))
+	for _, w := range ws {
+		byWebhook[w.ID] = w
+	}
+	for _, c := range claims {
+		e, w := byEvent[c.Delivery.EventID], byWebhook[c.Delivery.WebhookID]
+		if e == nil || w == nil { // both are kept by foreign keys while the transaction runs
+			return fmt.Errorf("delivery %d: event %d or webhook %d missing", c.Delivery.ID, c.Delivery.EventID, c.Delivery.WebhookID)
+		}
+		ev, wh := *e, *w
+		c.Delivery.Event, c.Webhook, c.Delivery.WebhookName = &ev, &wh, w.Name
+	}
+	return nil
+}
+
+// compactIDs sorts ids and drops duplicates, in place.
+func compactIDs(ids []int64) []int64 {
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // DeliveryNextDue returns when the earliest pending or retrying delivery comes due, or the

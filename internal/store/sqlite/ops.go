@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -95,8 +94,7 @@ func (s *Store) DeliveryPrune(ctx context.Context, before time.Time, limit int) 
 		return 0, fmt.Errorf("prune deliveries: %w", err)
 	}
 	n := len(events)
-	slices.Sort(events)
-	events = slices.Compact(events)
+	events = compactIDs(events)
 	if len(events) > 0 {
 		if _, err := tx.ExecContext(ctx, pruneEventsQuery, idsJSON(events)); err != nil {
 			return 0, fmt.Errorf("prune events: %w", err)
