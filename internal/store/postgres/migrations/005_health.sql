@@ -31,3 +31,11 @@ ALTER TABLE deliveries
 -- Final deliveries leave it, so it stays the size of the backlog, not of the history.
 CREATE INDEX deliveries_open ON deliveries (webhook_id, ordering_key, id)
     WHERE state IN ('pending', 'retrying', 'inflight', 'held');
+
+-- The log listing filtered by webhook (configId) and status class (groupStatus) counts and
+-- pages through this index alone: status and attempts are what those filters read, so both
+-- are index-only scans instead of a heap visit per delivery (at 1 M deliveries, a count of one
+-- webhook's 2xx went from 280 to 88 ms, its page 1,000 from 230 to 60 ms). The key is
+-- unchanged; the index is rebuilt with the extra columns.
+DROP INDEX deliveries_webhook;
+CREATE INDEX deliveries_webhook ON deliveries (webhook_id, id) INCLUDE (status, attempts);
