@@ -24,6 +24,7 @@ type evidence struct {
 
 	want        *hookd.WebhookHealthParams // the change the evidence asks for, not yet written
 	wantFrom    hookd.WebhookHealth        // the state want was decided in
+	judged      time.Time                  // when want was decided
 	rehold      bool                       // hold the webhook's deliveries again
 	probeFailed bool                       // a probe failed in this batch: only one counts
 }

@@ -147,12 +147,16 @@ func (t *tracker) judge(now time.Time, obs []observation) []*evidence {
 		for _, o := range group {
 			t.step(e, o, now)
 		}
+		if e.want != nil && e.judged.IsZero() {
+			e.judged = now
+		}
 		judged = append(judged, e)
 	}
 	return judged
 }
 
-// commitAll writes the changes judge asked for, at most one per webhook.
+// commitAll writes the changes judge asked for, at most one per webhook; now is the time
+// of the writes.
 func (t *tracker) commitAll(ctx context.Context, now time.Time, judged []*evidence) {
 	for _, e := range judged {
 		t.commit(ctx, e, now)
@@ -317,6 +321,12 @@ func (t *tracker) commit(ctx context.Context, e *evidence, now time.Time) {
 	if p == nil {
 		return
 	}
+	if p == e.want && p.To == hookd.HealthPaused && !e.judged.IsZero() {
+		// The probe time counts from the pause, not from the judgement: recording the
+		// attempts in between may have taken a while.
+		p.ProbeAt = p.ProbeAt.Add(max(now.Sub(e.judged), 0))
+	}
+	e.judged = time.Time{}
 	ctx, cancel := context.WithTimeout(ctx, healthWriteTimeout)
 	defer cancel()
 	for range 3 {

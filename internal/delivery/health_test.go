@@ -367,3 +367,35 @@ func TestHealthIgnoresDisabled(t *testing.T) {
 		t.Errorf("got writes %+v for a disabled webhook, want none", b.store.calls)
 	}
 }
+
+func TestHealthPostpone(t *testing.T) {
+	t.Parallel()
+	b := newTrackerBench(HealthPolicy{ProbeMin: 2 * time.Second, PauseOnRetryAfter: 5 * time.Second})
+	retrying := func() *hookd.AttemptResult {
+		return &hookd.AttemptResult{Outcome: hookd.OutcomeRetry, NextAttemptAt: b.now.Add(100 * time.Millisecond)}
+	}
+	// Healthy: the schedule stands.
+	res, o := retrying(), &observation{webhook: b.store.snapshot(7), status: 500}
+	b.t.judge(b.now, []observation{*o})
+	if b.t.postpone(res, o, b.now); !res.NextAttemptAt.Equal(b.now.Add(100 * time.Millisecond)) {
+		t.Errorf("got next attempt at %s for a healthy webhook, want the schedule's", res.NextAttemptAt)
+	}
+	// The batch that pauses it: its failures wait for the first probe.
+	res, o = retrying(), &observation{webhook: b.store.snapshot(7), status: 503, retryAfter: 5 * time.Second}
+	b.t.judge(b.now, []observation{*o})
+	if b.t.postpone(res, o, b.now); !res.NextAttemptAt.Equal(b.now.Add(5 * time.Second)) {
+		t.Errorf("got next attempt at %s in the batch that pauses, want the first probe's time (+5s)", res.NextAttemptAt)
+	}
+	// A long pause: never more than the write's timeout.
+	b = newTrackerBench(HealthPolicy{})
+	res, o = retrying(), &observation{webhook: b.store.snapshot(7), status: 503, retryAfter: time.Hour}
+	b.t.judge(b.now, []observation{*o})
+	if b.t.postpone(res, o, b.now); !res.NextAttemptAt.Equal(b.now.Add(healthWriteTimeout)) {
+		t.Errorf("got next attempt at %s, want at most the health write's timeout away", res.NextAttemptAt)
+	}
+	// A delivered attempt is left alone.
+	res = &hookd.AttemptResult{Outcome: hookd.OutcomeDelivered}
+	if b.t.postpone(res, &observation{webhook: b.store.snapshot(7), ok: true, status: 200}, b.now); !res.NextAttemptAt.IsZero() {
+		t.Errorf("got next attempt at %s for a delivered attempt, want none", res.NextAttemptAt)
+	}
+}

@@ -60,23 +60,14 @@ func (s *switchReceiver) hits() []hit {
 	return append([]hit(nil), s.seen...)
 }
 
-// waitHits polls until the receiver has seen n requests, failing after 10 s.
-func (s *switchReceiver) waitHits(tb testing.TB, n int) []hit {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if hs := s.hits(); len(hs) >= n {
-			return hs
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("got %d requests at the receiver, want %d", len(s.hits()), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitHealth polls until webhook id is in health want, failing after 10 s.
 func waitHealth(tb testing.TB, store hookd.Store, id int64, want hookd.WebhookHealth) *hookd.Webhook {
+	tb.Helper()
+	return waitWebhook(tb, store, id, string(want), func(w *hookd.Webhook) bool { return w.State() == want })
+}
+
+// waitWebhook polls until webhook id satisfies ok, failing after 10 s.
+func waitWebhook(tb testing.TB, store hookd.Store, id int64, want string, ok func(*hookd.Webhook) bool) *hookd.Webhook {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -84,11 +75,11 @@ func waitHealth(tb testing.TB, store hookd.Store, id int64, want hookd.WebhookHe
 		if err != nil {
 			tb.Fatalf("get webhook %d: %v", id, err)
 		}
-		if w.State() == want {
+		if ok(w) {
 			return w
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("got webhook %d %s (%q), want %s", id, w.State(), w.HealthReason, want)
+			tb.Fatalf("got webhook %d %s (%q, %d failed probes), want %s", id, w.State(), w.HealthReason, w.Probes, want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -114,7 +105,8 @@ func states(tb testing.TB, store hookd.Store, ds []*hookd.Delivery) map[hookd.De
 // held delivery arrives exactly once.
 func TestWorkerPausesAndProbes(t *testing.T) {
 	t.Parallel()
-	const probeMin, probeMax = 300 * time.Millisecond, 600 * time.Millisecond
+	// Probes far enough apart that the checks between them are done before the next one.
+	const probeMin, probeMax = 800 * time.Millisecond, 1600 * time.Millisecond
 	store := newTestStore(t)
 	rcv := newSwitchReceiver(t)
 	webhook := createWebhook(t, store, rcv.URL)
@@ -127,38 +119,49 @@ func TestWorkerPausesAndProbes(t *testing.T) {
 	}, delivery.SenderConfig{})
 
 	paused := waitHealth(t, store, webhook.ID, hookd.HealthPaused)
-	pausedAt := time.Now()
 	if !strings.HasPrefix(paused.HealthReason, "4 failures in a row; last: receiver answered 500") || paused.ProbeAt == nil {
 		t.Errorf("got reason %q probe at %v, want 4 failures in a row and a probe time", paused.HealthReason, paused.ProbeAt)
 	}
-	if logs := w.logs.String(); !strings.Contains(logs, "from=healthy to=degraded") || !strings.Contains(logs, "from=degraded to=paused") {
-		t.Errorf("got logs without healthy → degraded → paused:\n%s", logs)
-	}
 	before := len(rcv.hits())
-	if before != 4 {
-		t.Errorf("got %d requests before the pause, want the 4 failures", before)
+	if before < 4 || before > 5 {
+		t.Errorf("got %d requests before the pause, want the 4 failures (and one sent while the pause was written, on a busy machine)", before)
 	}
 	later := publish(t, store, 3)
-	if got := states(t, store, later)[hookd.DeliveryStateHeld]; got != 3 {
-		t.Errorf("got %d of 3 deliveries published while paused held, want all", got)
+	for _, d := range later {
+		if d.State != hookd.DeliveryStateHeld {
+			t.Errorf("delivery %d: got %s when published while paused, want held", d.ID, d.State)
+		}
 	}
-	if got := states(t, store, first)[hookd.DeliveryStateHeld]; got != 2 {
-		t.Errorf("got %d of the 2 failing deliveries held by the pause, want both", got)
+	// ProbeMin ± 10 % from when the worker wrote the pause; the store stamps HealthSince when
+	// the write runs, which a busy machine may delay.
+	if gap := paused.ProbeAt.Sub(*paused.HealthSince); gap < probeMin/2 || gap > probeMin*11/10 {
+		t.Errorf("got the first probe due %s after the pause, want about %s", gap, probeMin)
 	}
 
-	// Two probes fail, a backoff apart; nothing else reaches the receiver.
-	hs := rcv.waitHits(t, before+2)
-	probes := hs[before:]
-	if gap := probes[0].at.Sub(pausedAt); gap < probeMin*8/10 {
-		t.Errorf("got the first probe %s after the pause, want about %s", gap, probeMin)
+	// Two probes fail, a backoff apart; nothing else reaches the receiver. (On a busy machine
+	// an attempt may have left while the pause was being written: it comes before the probe
+	// time.)
+	waitWebhook(t, store, webhook.ID, "paused after 2 failed probes", func(w *hookd.Webhook) bool {
+		return w.State() == hookd.HealthPaused && w.Probes == 2
+	})
+	rcv.down.Store(false)
+	var probes []hit
+	for i, h := range rcv.hits()[before:] {
+		switch {
+		case h.at.Before(paused.ProbeAt.Add(-10 * time.Millisecond)):
+			if i > 0 {
+				t.Errorf("got a request %s before the first probe was due, want none but a straggler", paused.ProbeAt.Sub(h.at))
+			}
+		case !h.ok:
+			probes = append(probes, h)
+		}
+	}
+	if len(probes) != 2 {
+		t.Fatalf("got %d failed probes at the receiver, want 2", len(probes))
 	}
 	if gap := probes[1].at.Sub(probes[0].at); gap < probeMax*8/10 {
 		t.Errorf("got the second probe %s after the first, want about %s (doubled)", gap, probeMax)
 	}
-	if w := waitHealth(t, store, webhook.ID, hookd.HealthPaused); w.Probes < 1 {
-		t.Errorf("got %d failed probes recorded, want at least 1", w.Probes)
-	}
-	rcv.down.Store(false)
 
 	all := append(first, later...)
 	waitState(t, store, hookd.DeliveryStateDelivered, all...)
@@ -166,13 +169,17 @@ func TestWorkerPausesAndProbes(t *testing.T) {
 	if resumed.HealthReason != "probe delivered" {
 		t.Errorf("got reason %q, want %q", resumed.HealthReason, "probe delivered")
 	}
-	hs = rcv.hits()
+	logs := w.logs.String()
+	for _, want := range []string{"from=healthy to=degraded", "from=degraded to=paused", "from=paused to=paused", "from=paused to=healthy"} {
+		if !strings.Contains(logs, want) { // written after the store's change: checked last
+			t.Errorf("got logs without %q", want)
+		}
+	}
+	hs := rcv.hits()
 	delivered := map[int64]int{}
-	for i, h := range hs {
+	for _, h := range hs {
 		if h.ok {
 			delivered[h.deliveryID]++
-		} else if i >= before+2 && i < len(hs)-len(all) {
-			t.Errorf("request %d: a failure after the two probes, want none", i)
 		}
 	}
 	for _, d := range all {
@@ -180,8 +187,8 @@ func TestWorkerPausesAndProbes(t *testing.T) {
 			t.Errorf("delivery %d: got %d successful requests, want exactly 1", d.ID, delivered[d.ID])
 		}
 	}
-	if len(hs) > before+3+len(all) {
-		t.Errorf("got %d requests in all, want at most %d (failures, probes, deliveries)", len(hs), before+3+len(all))
+	if len(hs) > before+2+len(all)+1 {
+		t.Errorf("got %d requests in all, want at most %d (failures, 2 probes, deliveries, a straggler)", len(hs), before+3+len(all))
 	}
 }
 
@@ -191,7 +198,7 @@ func TestWorkerPauseHoldsQueuedClaims(t *testing.T) {
 	t.Parallel()
 	store := newTestStore(t)
 	rcv := newSwitchReceiver(t)
-	rcv.delay = 50 * time.Millisecond // time for the recorder to judge each failure
+	rcv.delay = 100 * time.Millisecond // time for the recorder to judge each failure
 	webhook := createWebhook(t, store, rcv.URL)
 	ds := publish(t, store, 8) // all claimed at once: one in flight, seven waiting
 	w := startWorker(t, store, delivery.Config{
@@ -211,8 +218,8 @@ func TestWorkerPauseHoldsQueuedClaims(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := len(rcv.hits()); n < 3 || n > 5 {
-		t.Errorf("got %d requests, want the 3 failures that paused and no more than a couple sent meanwhile", n)
+	if n := len(rcv.hits()); n < 3 || n > 6 {
+		t.Errorf("got %d requests, want the 3 failures that paused and no more than a few sent meanwhile", n)
 	}
 	if strings.Contains(w.logs.String(), "probe failed") {
 		t.Errorf("got a probe an hour before the first is due, want held-back claims held, not sent as probes:\n%s", w.logs)

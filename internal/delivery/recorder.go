@@ -76,7 +76,7 @@ func (w *Worker) flush(ctx context.Context, batch []done) {
 	if len(results) > 0 && retry(ctx, w.log, "record attempts", len(results), func(ctx context.Context) error {
 		return w.store.AttemptRecord(ctx, results)
 	}) {
-		w.health.commitAll(ctx, now, judged)
+		w.health.commitAll(ctx, w.clock.Now(), judged)
 	}
 	if len(holds) > 0 {
 		w.claimMu.Lock()
