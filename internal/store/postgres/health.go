@@ -154,7 +154,9 @@ func (s *Store) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, m
 // UPDATE SKIP LOCKED: two nodes never probe one webhook at once (the second skips it, then
 // finds probe_at moved on), and publishers, whose FOR KEY SHARE does not conflict, cannot keep
 // a probe from being taken. The oldest held delivery of each (by due time, then id) comes due
-// now; $2 is now+lease, the next probe time until the probe's result sets it.
+// now; $2 is now+lease, the next probe time until the probe's result sets it. A held delivery
+// that an earlier one of its ordering key blocks is passed over: released, it could not be
+// claimed, and the webhook would never be probed.
 const probeDueSQL = `WITH due AS (
 		SELECT w.id FROM webhooks w
 		WHERE w.enabled AND w.health = 'paused' AND w.probe_at <= $1
@@ -162,7 +164,7 @@ const probeDueSQL = `WITH due AS (
 		FOR NO KEY UPDATE SKIP LOCKED
 	), probe AS (
 		SELECT DISTINCT ON (d.webhook_id) d.id FROM deliveries d JOIN due ON due.id = d.webhook_id
-		WHERE d.state = 'held'
+		WHERE d.state = 'held' AND ` + unblocked + `
 		ORDER BY d.webhook_id, d.next_attempt_at, d.id
 	), released AS (
 		UPDATE deliveries d SET state = CASE WHEN d.attempts = 0 THEN 'pending' ELSE 'retrying' END,

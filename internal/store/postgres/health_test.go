@@ -323,3 +323,28 @@ func TestResumeRacingPublishLeavesNothingHeld(t *testing.T) {
 		t.Errorf("got %d held, %d pending after the last resume, want 0 held", st.Held, st.Pending)
 	}
 }
+
+// TestProbeSkipsDeliveriesTheirKeyBlocks pauses an ordered webhook whose key's head waits for
+// a retry later than its successor is due: the probe must be the head, which can go out, not
+// the successor, which its key would keep back for ever.
+func TestProbeSkipsDeliveriesTheirKeyBlocks(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := pgtest.OpenTest(t, clk)
+	ctx := context.Background()
+	w := orderedWebhook(t, s, "ordered")
+	head := publishKeys(t, s, "a")[0][0]
+	fail(t, s, clk.Now().Add(time.Hour), claimAll(t, s)...)
+	next := publishKeys(t, s, "a")[0][0] // due now, before the head
+	setHealth(t, s, w.ID, "", hookd.HealthPaused, clk.Now())
+	if ws, err := s.WebhookProbeDue(ctx, time.Minute); err != nil || len(ws) != 1 {
+		t.Fatalf("got %d probes, %v, want 1", len(ws), err)
+	}
+	st := states(t, s, []*hookd.Delivery{head, next})
+	if st[head.ID] != hookd.DeliveryStateRetrying || st[next.ID] != hookd.DeliveryStateHeld {
+		t.Errorf("got %v, want the head %d retrying (the probe) and %d held", st, head.ID, next.ID)
+	}
+	if cs := claimAll(t, s); len(cs) != 1 || cs[0].Delivery.ID != head.ID {
+		t.Errorf("got claims %v, want the head, due now", claimedIDs(cs))
+	}
+}
