@@ -65,31 +65,25 @@ type HealthPolicy struct {
 
 // withDefaults returns p with its zero fields set to their defaults.
 func (p HealthPolicy) withDefaults() HealthPolicy {
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&p.DegradeAfter, DefaultDegradeAfter)
-	def(&p.PauseAfter, DefaultPauseAfter)
-	def(&p.Window, DefaultHealthWindow)
-	def(&p.WindowMin, DefaultHealthWindowMin)
-	def(&p.RecoverAfter, DefaultRecoverAfter)
+	setDefault(&p.DegradeAfter, DefaultDegradeAfter)
+	setDefault(&p.PauseAfter, DefaultPauseAfter)
+	setDefault(&p.Window, DefaultHealthWindow)
+	setDefault(&p.WindowMin, DefaultHealthWindowMin)
+	setDefault(&p.RecoverAfter, DefaultRecoverAfter)
+	setDefault(&p.FailureShare, DefaultFailureShare)
+	setDefault(&p.PauseOnRetryAfter, DefaultPauseOnRetryAfter)
+	setDefault(&p.ProbeMin, DefaultProbeMin)
+	setDefault(&p.ProbeMax, DefaultProbeMax)
 	p.WindowMin = min(p.WindowMin, p.Window)
-	if p.FailureShare <= 0 {
-		p.FailureShare = DefaultFailureShare
-	}
-	if p.PauseOnRetryAfter <= 0 {
-		p.PauseOnRetryAfter = DefaultPauseOnRetryAfter
-	}
-	if p.ProbeMin <= 0 {
-		p.ProbeMin = DefaultProbeMin
-	}
-	if p.ProbeMax <= 0 {
-		p.ProbeMax = DefaultProbeMax
-	}
 	p.ProbeMax = max(p.ProbeMax, p.ProbeMin)
 	return p
+}
+
+// setDefault sets *v to d when it is zero or negative.
+func setDefault[T int | int64 | float64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // backoff returns the wait before the next probe after n failed probes, jittered with r.

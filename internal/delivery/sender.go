@@ -57,15 +57,9 @@ type Sender struct {
 
 // NewSender returns a sender whose connections are dialled by guard.
 func NewSender(guard *Guard, cfg SenderConfig) *Sender {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultAttemptTimeout
-	}
-	if cfg.MaxResponseBytes <= 0 {
-		cfg.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if cfg.MaxIdleConnsPerHost <= 0 {
-		cfg.MaxIdleConnsPerHost = DefaultConcurrency
-	}
+	setDefault(&cfg.Timeout, DefaultAttemptTimeout)
+	setDefault(&cfg.MaxResponseBytes, DefaultMaxResponseBytes)
+	setDefault(&cfg.MaxIdleConnsPerHost, DefaultConcurrency)
 	return &Sender{
 		cfg:      cfg,
 		verify:   newClient(guard, &tls.Config{MinVersion: tls.VersionTLS12}, cfg.MaxIdleConnsPerHost),

@@ -128,40 +128,22 @@ func NewWorker(store Store, sender *Sender, clock hookd.Clock, logger *slog.Logg
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = DefaultConcurrency
-	}
-	if cfg.Lease <= 0 {
-		cfg.Lease = sender.Timeout() + leaseMargin
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
+	setDefault(&cfg.Concurrency, DefaultConcurrency)
+	setDefault(&cfg.Lease, sender.Timeout()+leaseMargin)
+	setDefault(&cfg.PollInterval, DefaultPollInterval)
+	setDefault(&cfg.RecordBatch, DefaultRecordBatch)
+	setDefault(&cfg.ShutdownGrace, DefaultShutdownGrace)
+	setDefault(&cfg.PerWebhookInflight, DefaultPerWebhookInflight)
+	setDefault(&cfg.InitialInflight, DefaultInitialInflight)
+	setDefault(&cfg.FastAnswer, DefaultFastAnswer)
+	setDefault(&cfg.ProbeInterval, DefaultProbeInterval)
+	cfg.PerWebhookInflight = min(cfg.PerWebhookInflight, cfg.Concurrency)
+	cfg.InitialInflight = min(cfg.InitialInflight, cfg.PerWebhookInflight)
 	if cfg.Schedule == nil {
 		cfg.Schedule = hookd.DefaultRetrySchedule
 	}
-	if cfg.RecordBatch <= 0 {
-		cfg.RecordBatch = DefaultRecordBatch
-	}
-	if cfg.ShutdownGrace <= 0 {
-		cfg.ShutdownGrace = DefaultShutdownGrace
-	}
 	if cfg.RandFunc == nil {
 		cfg.RandFunc = rand.Float64
-	}
-	if cfg.PerWebhookInflight <= 0 {
-		cfg.PerWebhookInflight = DefaultPerWebhookInflight
-	}
-	cfg.PerWebhookInflight = min(cfg.PerWebhookInflight, cfg.Concurrency)
-	if cfg.InitialInflight <= 0 {
-		cfg.InitialInflight = DefaultInitialInflight
-	}
-	cfg.InitialInflight = min(cfg.InitialInflight, cfg.PerWebhookInflight)
-	if cfg.FastAnswer <= 0 {
-		cfg.FastAnswer = DefaultFastAnswer
-	}
-	if cfg.ProbeInterval <= 0 {
-		cfg.ProbeInterval = DefaultProbeInterval
 	}
 	cfg.Health = cfg.Health.withDefaults()
 	// A webhook that holds its cap of attempts for this long without one ending is stalled:
