@@ -7,6 +7,13 @@
 // retrying send NOTIFY hookd_due inside their transaction; Store.Listen turns those
 // notifications into wake-ups on every node.
 //
+// Writes on the hot path are set-based: EventPublish calls that arrive together share one
+// statement (group commit, group_commit.go), EventPublishBatch is one statement for up to
+// MaxPublishBatch events, and AttemptRecord writes a whole batch of attempts, deliveries and
+// webhooks in one statement over arrays. Health and ordering live in SQL too: deliveries of a
+// paused webhook are held (never claimed), and a delivery with an ordering key is claimed
+// only when no earlier one of its webhook and key is still to go (health.go, claim.go).
+//
 // Migrations are embedded SQL files (migrations/NNN_name.sql) applied by Store.Migrate under a
 // transaction-level advisory lock, so nodes starting together cannot race on the schema.
 // Times written to the database come from the injected hookd.Clock, never from now(), so
