@@ -196,14 +196,20 @@ func (l *loads) limits() map[int64]float64 {
 }
 
 // setPaused records that webhook id is paused since since (its HealthSince), or, with a
-// zero since, that it is not.
+// zero since, that it is not. A webhook that resumes starts again from at most the initial
+// limit, so that its held backlog drains at a pace the receiver shows it can take.
 func (l *loads) setPaused(id int64, since time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if since.IsZero() {
-		delete(l.paused, id)
-	} else {
+	if !since.IsZero() {
 		l.paused[id] = since
+		return
+	}
+	if _, was := l.paused[id]; was {
+		delete(l.paused, id)
+		if h := l.hooks[id]; h != nil {
+			h.limit = min(h.limit, l.initial)
+		}
 	}
 }
 

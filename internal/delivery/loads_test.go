@@ -189,3 +189,20 @@ func TestLoadsStallsAtDynamicLimit(t *testing.T) {
 		t.Errorf("got a webhook still suspect after a quick answer, want its parked claims released")
 	}
 }
+
+func TestLoadsResumeStartsLow(t *testing.T) {
+	t.Parallel()
+	l := newTestLoads()
+	l.hook(7).limit = 12
+	l.setPaused(7, t0)
+	if since, ok := l.pausedSince(7); !ok || !since.Equal(t0) {
+		t.Fatalf("got paused since %s (%v), want %s", since, ok, t0)
+	}
+	l.setPaused(7, time.Time{})
+	if _, ok := l.pausedSince(7); ok {
+		t.Errorf("got webhook still paused, want resumed")
+	}
+	if got := l.limits()[7]; got != 2 {
+		t.Errorf("got limit %v after resuming, want the initial 2", got)
+	}
+}
