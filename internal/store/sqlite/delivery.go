@@ -95,36 +95,43 @@ func groupStatusSQL(g hookd.GroupStatus) string {
 }
 
 // DeliveryList returns one page of deliveries matching f, newest first, and the number of
-// matches before paging. The count and the page are read in one snapshot.
+// matches before paging, read in one snapshot. The number comes from the counters where they
+// can answer (listing.go), else row by row.
 func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]*hookd.Delivery, int64, error) {
 	if f.Offset < 0 || f.Limit < 0 {
 		return nil, 0, hookd.Errorf(hookd.EINVALID, "Offset and limit must not be negative.")
 	}
-	where, args := deliveryWhere(f)
 	tx, err := s.read.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list deliveries: %w", err)
 	}
 	defer tx.Rollback()
-	// Every delivery has its webhook (ON DELETE CASCADE): join it only to filter on it.
-	from := ` FROM deliveries d`
-	if f.HookURI != nil || f.CreatedBy != nil {
-		from += ` JOIN webhooks w ON w.id = d.webhook_id`
+	plan, ok, err := planList(ctx, tx, f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count deliveries: %w", err)
 	}
 	var total int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from+where, args...).Scan(&total); err != nil {
+	if ok {
+		total = plan.total
+	} else if total, err = countRows(ctx, tx, f, ""); err != nil {
 		return nil, 0, fmt.Errorf("count deliveries: %w", err)
+	} else {
+		plan = nil
 	}
 	limit := int64(f.Limit)
 	if limit == 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := tx.QueryContext(ctx, deliveryPageQuery(from+where), append(args, limit, f.Offset)...)
+	ds := []*hookd.Delivery{}
+	if total == 0 || int64(f.Offset) >= total {
+		return ds, total, nil
+	}
+	ids, args := pageIDs(f, plan, limit)
+	rows, err := tx.QueryContext(ctx, deliveryPageQuery(ids), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list deliveries: %w", err)
 	}
 	defer rows.Close()
-	var ds []*hookd.Delivery
 	for rows.Next() {
 		d, err := scanDeliveryView(rows)
 		if err != nil {
@@ -138,13 +145,12 @@ func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]*ho
 	return ds, total, nil
 }
 
-// deliveryPageQuery selects the page's ids from fromWhere (deliveries d, and webhooks w when
-// a filter needs it) first, then joins the view for those ids only: an OFFSET over the joined
-// view would build and drop every skipped row's event, webhook and attempt. Its last two
-// arguments are LIMIT and OFFSET.
-func deliveryPageQuery(fromWhere string) string {
+// deliveryPageQuery selects the page's ids first (pageIDs, on deliveries and the indexes
+// alone), then joins the view for those ids only: an OFFSET over the joined view would build
+// and drop every skipped row's event, webhook and attempt.
+func deliveryPageQuery(ids string) string {
 	return `SELECT ` + deliveryViewCols + `
-	FROM (SELECT d.id` + fromWhere + ` ORDER BY d.id DESC LIMIT ? OFFSET ?) p
+	FROM (` + ids + `) p
 	JOIN deliveries d ON d.id = p.id
 	JOIN events e ON e.id = d.event_id
 	JOIN webhooks w ON w.id = d.webhook_id

@@ -12,26 +12,24 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// The deliveries a webhook's health moves. Each query repeats the WHERE of the partial index
-// deliveries_webhook_waiting, so that SQLite reads the webhook's waiting deliveries only, not
-// its whole history.
+// The deliveries a webhook's health moves.
 const (
-	// holdQuery holds every delivery of webhook ?1 waiting to go out.
-	holdQuery = `UPDATE deliveries SET state = 'held'
-	WHERE webhook_id = ?1 AND state IN ('pending', 'retrying', 'held') AND state IN ('pending', 'retrying')`
+	// holdQuery holds every delivery of webhook ?1 waiting to go out. Pausing is rare: it
+	// reads the waiting deliveries of every webhook (deliveries_due), not the webhook's
+	// whole history.
+	holdQuery = `UPDATE deliveries INDEXED BY deliveries_due SET state = 'held'
+	WHERE webhook_id = ?1 AND state IN ('pending', 'retrying')`
 	// releaseQuery gives the held deliveries of webhook ?1 back to the dispatcher, with their
 	// NextAttemptAt: pending when never attempted, else retrying.
-	releaseQuery = `UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END
-	WHERE webhook_id = ?1 AND state IN ('pending', 'retrying', 'held') AND state = 'held'`
+	releaseQuery = `UPDATE deliveries INDEXED BY deliveries_held
+	SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END
+	WHERE webhook_id = ?1 AND state = 'held'`
 	// probeQuery makes the oldest held delivery of webhook ?1 due at ?2. A delivery its
 	// ordering key blocks could not be claimed, so it is passed over for the key's head.
-	// INDEXED BY: without statistics SQLite walks every held delivery of every webhook in
-	// deliveries_due instead.
 	probeQuery = `UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END,
 		next_attempt_at = ?2
-	WHERE id = (SELECT d.id FROM deliveries d INDEXED BY deliveries_webhook_waiting
-		WHERE d.webhook_id = ?1 AND d.state IN ('pending', 'retrying', 'held') AND d.state = 'held'
-			AND NOT (` + keyBlocked + `)
+	WHERE id = (SELECT d.id FROM deliveries d INDEXED BY deliveries_held
+		WHERE d.webhook_id = ?1 AND d.state = 'held' AND NOT (` + keyBlocked + `)
 		ORDER BY d.next_attempt_at, d.id LIMIT 1)`
 )
 

@@ -88,7 +88,7 @@ func TestMigrateHealthRebuildsDeliveries(t *testing.T) {
 	}
 	gotIdx := queryStrings(t, s, `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'deliveries' AND sql IS NOT NULL ORDER BY name`)
 	wantIdx := []string{"deliveries_delivered_on", "deliveries_due", "deliveries_event", "deliveries_final_created_on",
-		"deliveries_ordering", "deliveries_retry_of", "deliveries_webhook", "deliveries_webhook_waiting"}
+		"deliveries_held", "deliveries_ordering", "deliveries_retry_of", "deliveries_webhook", "deliveries_webhook_class"}
 	if d := cmp.Diff(wantIdx, gotIdx); d != "" {
 		t.Errorf("indexes of deliveries (-want +got):\n%s", d)
 	}

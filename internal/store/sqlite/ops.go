@@ -104,6 +104,10 @@ func (s *Store) DeliveryPrune(ctx context.Context, before time.Time, limit int) 
 		if _, err := tx.ExecContext(ctx, pruneOrphanEventsQuery, micros(before), limit); err != nil {
 			return 0, fmt.Errorf("prune events without deliveries: %w", err)
 		}
+		// Counters of hours whose deliveries are all gone: the listing sums what is left.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_counts WHERE n = 0`); err != nil {
+			return 0, fmt.Errorf("prune delivery counts: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("prune deliveries: %w", err)

@@ -1,0 +1,272 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// The log listing at millions of deliveries. DeliveryList's total is exact, and counting the
+// matches of a filter row by row is what made large listings slow: the totals come from
+// delivery_counts (migration 006), kept by triggers per hour of delivered_on, webhook,
+// trigger and status class. Only what the counters cannot answer is counted row by row: the
+// deliveries of the two partial hours at the edges of a date range, the ones newer than
+// MaxID, a single DeliveryID. The counters also say which status classes have deliveries at
+// all and between which ids the matches lie, which the page query uses.
+
+// classSQL is the status class of delivery d, exactly as delivery_counts and the index
+// deliveries_webhook_class compute it (006_listing.sql): keep the three identical.
+const classSQL = `(CASE WHEN d.status = 0 THEN 0 WHEN d.status BETWEEN 200 AND 299 THEN 4 WHEN d.status BETWEEN 300 AND 399 THEN 6
+        WHEN d.status BETWEEN 400 AND 499 THEN 8 WHEN d.status >= 500 THEN 10 ELSE 2 END + (d.attempts > 0))`
+
+const (
+	hourMicros  = 3_600_000_000        // the width of a delivery_counts bucket
+	neverBucket = -4611686018427387904 // the bucket of deliveries never attempted
+)
+
+// classStatuses are a status of each class of classSQL, in class order / 2.
+var classStatuses = [6]int{0, 100, 200, 300, 400, 500}
+
+// classesOf returns the classes whose deliveries g selects (every class for 0). A class
+// fixes what GroupStatus.Includes looks at, so this is exact.
+func classesOf(g hookd.GroupStatus) []int {
+	var out []int
+	for i, status := range classStatuses {
+		for attempted := range 2 {
+			if g.Includes(status, attempted) {
+				out = append(out, 2*i+attempted)
+			}
+		}
+	}
+	return out
+}
+
+// listPlan is what the counters say about a filter.
+type listPlan struct {
+	total   int64
+	classes []int // the classes that may have matches, for a per-class page
+	lo, hi  int64 // the matches' ids lie between lo and hi
+}
+
+// planList counts the matches of f from the counters, in the read transaction tx; false when
+// the counters cannot answer f (a DeliveryID, or a date range before 1970).
+func planList(ctx context.Context, tx *sql.Tx, f hookd.DeliveryFilter) (*listPlan, bool, error) {
+	from, to := f.DeliveryFrom, f.DeliveryTo
+	if f.DeliveryID != nil || (from != nil && micros(*from) < 0) || (to != nil && micros(*to) < hourMicros) {
+		return nil, false, nil
+	}
+	if from != nil && to != nil && from.After(*to) {
+		return &listPlan{lo: 1, hi: -1}, true, nil
+	}
+	var fromB, toB int64 // the edge buckets; counted row by row, the ones between from the counters
+	conds := []string{`c.bucket > ` + fmt.Sprint(neverBucket)}
+	if from != nil {
+		fromB = micros(*from) / hourMicros
+		conds = append(conds, fmt.Sprintf(`c.bucket >= %d`, fromB))
+	}
+	if to != nil {
+		toB = micros(*to) / hourMicros
+		conds = append(conds, fmt.Sprintf(`c.bucket <= %d`, toB))
+	}
+	if from == nil && to == nil {
+		conds = conds[:0]
+	}
+	inner := `1`
+	if from != nil && to != nil {
+		inner = fmt.Sprintf(`c.bucket > %d AND c.bucket < %d`, fromB, toB)
+	} else if from != nil {
+		inner = fmt.Sprintf(`c.bucket > %d`, fromB)
+	} else if to != nil {
+		inner = fmt.Sprintf(`c.bucket < %d`, toB)
+	}
+	join, where, args := countsWhere(f, conds)
+	rows, err := tx.QueryContext(ctx, `SELECT c.class, SUM(CASE WHEN `+inner+` THEN c.n ELSE 0 END), SUM(c.n), MIN(c.lo), MAX(c.hi)
+		FROM delivery_counts c`+join+where+` GROUP BY c.class`, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	p := &listPlan{lo: 1, hi: -1}
+	for rows.Next() {
+		var class int
+		var inside, all, lo, hi int64
+		if err := rows.Scan(&class, &inside, &all, &lo, &hi); err != nil {
+			return nil, false, err
+		}
+		if all <= 0 {
+			continue
+		}
+		p.total += inside
+		p.classes = append(p.classes, class)
+		if len(p.classes) == 1 || lo < p.lo {
+			p.lo = lo
+		}
+		p.hi = max(p.hi, hi)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	// The partial hours at the edges of the range, row by row.
+	for _, edge := range edgeRanges(f, fromB, toB) {
+		g := f
+		g.DeliveryFrom, g.DeliveryTo, g.MaxID = &edge[0], &edge[1], nil
+		n, err := countRows(ctx, tx, g, "")
+		if err != nil {
+			return nil, false, err
+		}
+		p.total += n
+	}
+	if f.MaxID != nil {
+		// Counted above whatever their id: take back the newer ones, few when MaxID pins a
+		// listing that new deliveries have since passed.
+		g := f
+		g.MaxID = nil
+		n, err := countRows(ctx, tx, g, fmt.Sprintf(`d.id > %d`, *f.MaxID))
+		if err != nil {
+			return nil, false, err
+		}
+		p.total -= n
+		p.hi = min(p.hi, *f.MaxID)
+	}
+	return p, true, nil
+}
+
+// edgeRanges returns the parts of f's date range that fall in its first and last hour
+// buckets, which the counters hold only whole.
+func edgeRanges(f hookd.DeliveryFilter, fromB, toB int64) [][2]time.Time {
+	from, to := f.DeliveryFrom, f.DeliveryTo
+	switch {
+	case from != nil && to != nil && fromB == toB:
+		return [][2]time.Time{{*from, *to}}
+	case from != nil && to != nil:
+		return [][2]time.Time{{*from, fromMicros((fromB+1)*hourMicros - 1)}, {fromMicros(toB * hourMicros), *to}}
+	case from != nil:
+		return [][2]time.Time{{*from, fromMicros((fromB+1)*hourMicros - 1)}}
+	case to != nil:
+		return [][2]time.Time{{fromMicros(toB * hourMicros), *to}}
+	}
+	return nil
+}
+
+// countsWhere returns the join and WHERE of delivery_counts c for f's webhook, trigger and
+// status filters, with conds, and their arguments.
+func countsWhere(f hookd.DeliveryFilter, conds []string) (string, string, []any) {
+	var args []any
+	join := ""
+	if f.HookURI != nil || f.CreatedBy != nil {
+		join = ` JOIN webhooks w ON w.id = c.webhook_id`
+	}
+	if f.GroupStatus != 0 {
+		conds = append(conds, `c.class IN (`+joinInts(classesOf(f.GroupStatus))+`)`)
+	}
+	for _, c := range []struct {
+		set  bool
+		cond string
+		arg  func() any
+	}{
+		{f.WebhookID != nil, `c.webhook_id = ?`, func() any { return *f.WebhookID }},
+		{f.Trigger != 0, `c.trigger_id = ?`, func() any { return int64(f.Trigger) }},
+		{f.HookURI != nil, `w.uri = ?`, func() any { return *f.HookURI }},
+		{f.CreatedBy != nil, `w.created_by = ?`, func() any { return *f.CreatedBy }},
+	} {
+		if c.set {
+			conds = append(conds, c.cond)
+			args = append(args, c.arg())
+		}
+	}
+	if len(conds) == 0 {
+		return join, "", args
+	}
+	return join, ` WHERE ` + strings.Join(conds, ` AND `), args
+}
+
+// joinInts writes ints as a comma-separated SQL list.
+func joinInts(vs []int) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// listFrom is the FROM of the listing's own queries: deliveries (with hint, an INDEXED BY),
+// and webhooks when a filter needs them (every delivery has its webhook: ON DELETE CASCADE).
+func listFrom(f hookd.DeliveryFilter, hint string) string {
+	if f.HookURI != nil || f.CreatedBy != nil {
+		return ` FROM deliveries d` + hint + ` JOIN webhooks w ON w.id = d.webhook_id`
+	}
+	return ` FROM deliveries d` + hint
+}
+
+// countRows counts the matches of f (and of extra, if not empty) row by row.
+func countRows(ctx context.Context, tx *sql.Tx, f hookd.DeliveryFilter, extra string) (int64, error) {
+	where, args := deliveryWhere(f)
+	where = andWhere(where, extra)
+	var n int64
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+listFrom(f, "")+where, args...).Scan(&n)
+	return n, err
+}
+
+// andWhere adds cond (if not empty) to a WHERE clause (possibly empty).
+func andWhere(where, cond string) string {
+	switch {
+	case cond == "":
+		return where
+	case where == "":
+		return ` WHERE ` + cond
+	}
+	return where + ` AND ` + cond
+}
+
+// pageIDs returns the query of the page's delivery ids, newest first, and its arguments
+// (LIMIT and OFFSET last). With a plan, the ids walked lie between its bounds; with a
+// webhook, each status class of the plan is one range of deliveries_webhook_class, in id
+// order, several merged by a compound ORDER BY. A date range whose matches are sparse among
+// those ids reads deliveries_delivered_on and sorts its matches instead (pageByDate).
+func pageIDs(f hookd.DeliveryFilter, p *listPlan, limit int64) (string, []any) {
+	page := ` ORDER BY d.id DESC LIMIT ? OFFSET ?`
+	if p != nil && (f.DeliveryFrom != nil || f.DeliveryTo != nil) && pageByDate(p, f.Offset, limit) {
+		where, args := deliveryWhere(f)
+		return `SELECT d.id` + listFrom(f, ` INDEXED BY deliveries_delivered_on`) + where + page, append(args, limit, f.Offset)
+	}
+	g := f
+	arms := p != nil && f.WebhookID != nil && len(p.classes) > 0
+	if arms {
+		g.GroupStatus = 0 // the class arms select it, from the index alone
+	}
+	where, args := deliveryWhere(g)
+	if p != nil {
+		where = andWhere(where, fmt.Sprintf(`d.id BETWEEN %d AND %d`, p.lo, p.hi))
+	}
+	from := listFrom(f, "")
+	if !arms {
+		return `SELECT d.id` + from + where + page, append(args, limit, f.Offset)
+	}
+	if len(p.classes) == 1 {
+		return `SELECT d.id` + from + andWhere(where, fmt.Sprintf(classSQL+` = %d`, p.classes[0])) + page,
+			append(args, limit, f.Offset)
+	}
+	queries := make([]string, len(p.classes))
+	var all []any
+	for i, class := range p.classes {
+		queries[i] = `SELECT d.id AS id` + from + andWhere(where, fmt.Sprintf(classSQL+` = %d`, class))
+		all = append(all, args...)
+	}
+	return strings.Join(queries, ` UNION ALL `) + ` ORDER BY id DESC LIMIT ? OFFSET ?`, append(all, limit, f.Offset)
+}
+
+// pageByDate reports whether a page of a date range is cheaper from the date index: walking
+// ids down from p.hi meets a match about every (hi-lo+1)/total ids until the page is full,
+// while the date index reads every match once (and sorts them).
+func pageByDate(p *listPlan, offset int, limit int64) bool {
+	need := p.total
+	if limit >= 0 {
+		need = min(need, int64(offset)+limit)
+	}
+	walk := float64(need) * float64(p.hi-p.lo+1) / float64(max(p.total, 1))
+	return float64(p.total) < walk
+}
