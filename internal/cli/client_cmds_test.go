@@ -110,6 +110,10 @@ func startServer(t testing.TB) *servertest.Env {
 	t.Helper()
 	return servertest.Start(t, func(c *server.Config) {
 		c.RetrySchedule = []time.Duration{10 * time.Millisecond}
+		// These tests need deliveries to a dead receiver to fail for good, as after a long
+		// outage; endpoint health would pause the webhook and hold them instead
+		// (docs/health.md, tested in internal/e2e).
+		c.HealthOff = true
 	})
 }
 

@@ -26,6 +26,7 @@ func newServeCmd(a *app) *cobra.Command {
 		logFormat    string
 		retention    time.Duration
 		disableAfter time.Duration
+		health       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -66,6 +67,8 @@ every setting.`,
 			}
 			// On the command line 0 means "never"; in server.Config zero means the default.
 			cfg.Retention, cfg.DisableAfter = neverIfZero(retention), neverIfZero(disableAfter)
+			cfg.HealthOff = !health
+			cfg.KeyCacheTTL = neverIfZero(cfg.KeyCacheTTL)
 			logger, err := newLogger(a.stderr, logLevel, logFormat)
 			if err != nil {
 				return withExit(ExitUsage, err)
@@ -94,6 +97,15 @@ every setting.`,
 	f.Int64Var(&cfg.MaxResponseBytes, "max-response-bytes", 64<<10, "how much of a receiver's answer is read and stored (HOOKD_MAX_RESPONSE_BYTES)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 64, "delivery attempts in flight at once (HOOKD_CONCURRENCY)")
 	f.IntVar(&cfg.PerWebhookInflight, "per-webhook-inflight", 16, "attempts in flight to one webhook at once, so a dead receiver cannot hold every sender (HOOKD_PER_WEBHOOK_INFLIGHT)")
+	f.IntVar(&cfg.WebhookConcurrencyStart, "webhook-concurrency-start", 2, "adaptive attempts in flight to a webhook when first seen or resumed; grows up to --per-webhook-inflight (HOOKD_WEBHOOK_CONCURRENCY_START)")
+	f.BoolVar(&health, "health", true, "judge receivers healthy, degraded or paused from their answers; false = never pause (HOOKD_HEALTH)")
+	f.IntVar(&cfg.DegradeAfter, "degrade-after", 5, "failures in a row that make a webhook degraded (HOOKD_DEGRADE_AFTER)")
+	f.IntVar(&cfg.PauseAfter, "pause-after", 20, "failures in a row that pause a webhook: its deliveries wait and a probe checks the receiver (HOOKD_PAUSE_AFTER)")
+	f.IntVar(&cfg.RecoverAfter, "recover-after", 3, "successes in a row that make a degraded webhook healthy (HOOKD_RECOVER_AFTER)")
+	f.DurationVar(&cfg.PauseOnRetryAfter, "pause-on-retry-after", 30*time.Second, "a 429 or 503 asking to wait at least this long pauses the webhook until then (HOOKD_PAUSE_ON_RETRY_AFTER)")
+	f.DurationVar(&cfg.ProbeMin, "probe-min", 5*time.Second, "first wait before probing a paused webhook; doubles after each failed probe (HOOKD_PROBE_MIN)")
+	f.DurationVar(&cfg.ProbeMax, "probe-max", 10*time.Minute, "longest wait between two probes of a paused webhook (HOOKD_PROBE_MAX)")
+	f.DurationVar(&cfg.KeyCacheTTL, "key-cache-ttl", 5*time.Second, "how long a valid API key is trusted before it is read again; a revoke on another node takes effect within it; 0 = no cache (HOOKD_KEY_CACHE_TTL)")
 	f.Int64Var(&cfg.MaxBacklog, "max-backlog", 0, "deliveries not yet final at which publishing answers 503 with Retry-After; 0 = no limit (HOOKD_MAX_BACKLOG)")
 	f.StringVar(&cfg.RetryRateLimit, "retry-rate-limit", "off", "manual retries allowed per user and route, e.g. 5/15m (DocSpace's policy); off = no limit (HOOKD_RETRY_RATE_LIMIT)")
 	f.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "how often to look for due deliveries when nothing signals one (HOOKD_POLL_INTERVAL)")

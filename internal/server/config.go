@@ -42,6 +42,25 @@ type Config struct {
 	// PerWebhookInflight caps the attempts in flight to one webhook on this node, so that a
 	// dead receiver cannot hold every sender. Default 16 (never more than Concurrency).
 	PerWebhookInflight int
+	// WebhookConcurrencyStart is the adaptive per-webhook limit of a webhook without
+	// history on this node (docs/health.md); PerWebhookInflight is its ceiling. Default 2.
+	WebhookConcurrencyStart int
+	// HealthOff turns endpoint health off: no webhook is degraded or paused by its answers
+	// (webhooks already paused are still probed). Default on.
+	HealthOff bool
+	// DegradeAfter, PauseAfter and RecoverAfter are the failures in a row that degrade and
+	// pause a webhook, and the successes in a row that make a degraded one healthy. Defaults
+	// 5, 20 and 3.
+	DegradeAfter, PauseAfter, RecoverAfter int
+	// PauseOnRetryAfter: a 429 or 503 asking to wait at least this long pauses the webhook
+	// until then. Default 30 s.
+	PauseOnRetryAfter time.Duration
+	// ProbeMin and ProbeMax bound the backoff between the probes of a paused webhook.
+	// Defaults 5 s and 10 min.
+	ProbeMin, ProbeMax time.Duration
+	// KeyCacheTTL is how long a valid API key is trusted before it is read again: a key
+	// revoked on another node is refused here within it. Default 5 s; negative: no cache.
+	KeyCacheTTL time.Duration
 	// MaxBacklog is the number of deliveries not yet final at which publishing is refused with
 	// 503 and Retry-After. Default 0: no limit.
 	MaxBacklog int64
@@ -154,6 +173,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("lease (%s) must be longer than the attempt timeout (%s)", c.Lease, c.AttemptTimeout)
 	case c.PerWebhookInflight < 0:
 		return fmt.Errorf("per-webhook in-flight cap must be positive, got %d", c.PerWebhookInflight)
+	case c.WebhookConcurrencyStart < 0:
+		return fmt.Errorf("webhook concurrency start must be positive, got %d", c.WebhookConcurrencyStart)
+	case c.DegradeAfter < 0 || c.PauseAfter < 0 || c.RecoverAfter < 0:
+		return fmt.Errorf("degrade-after, pause-after and recover-after must be positive, got %d, %d, %d", c.DegradeAfter, c.PauseAfter, c.RecoverAfter)
+	case c.PauseOnRetryAfter < 0 || c.ProbeMin < 0 || c.ProbeMax < 0:
+		return fmt.Errorf("pause-on-retry-after, probe-min and probe-max must be positive, got %s, %s, %s", c.PauseOnRetryAfter, c.ProbeMin, c.ProbeMax)
+	case c.ProbeMax > 0 && c.ProbeMin > c.ProbeMax:
+		return fmt.Errorf("probe-min (%s) must not exceed probe-max (%s)", c.ProbeMin, c.ProbeMax)
 	case c.MaxBacklog < 0:
 		return fmt.Errorf("max backlog must be positive (0 = no limit), got %d", c.MaxBacklog)
 	case c.MaxResponseBytes < 0:

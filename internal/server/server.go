@@ -103,10 +103,20 @@ func newWithStore(ctx context.Context, cfg Config, raw hookd.Store) (*Server, er
 	worker := delivery.NewWorker(store, sender, cfg.Clock, cfg.Logger, delivery.Config{
 		Concurrency:        cfg.Concurrency,
 		PerWebhookInflight: cfg.PerWebhookInflight,
-		Lease:              cfg.Lease,
-		PollInterval:       cfg.PollInterval,
-		Schedule:           cfg.RetrySchedule,
-		ShutdownGrace:      cfg.ShutdownGrace,
+		InitialInflight:    cfg.WebhookConcurrencyStart,
+		Health: delivery.HealthPolicy{
+			Off:               cfg.HealthOff,
+			DegradeAfter:      cfg.DegradeAfter,
+			PauseAfter:        cfg.PauseAfter,
+			RecoverAfter:      cfg.RecoverAfter,
+			PauseOnRetryAfter: cfg.PauseOnRetryAfter,
+			ProbeMin:          cfg.ProbeMin,
+			ProbeMax:          cfg.ProbeMax,
+		},
+		Lease:         cfg.Lease,
+		PollInterval:  cfg.PollInterval,
+		Schedule:      cfg.RetrySchedule,
+		ShutdownGrace: cfg.ShutdownGrace,
 	})
 	apiCfg := httpapi.Config{
 		Clock:          cfg.Clock,
@@ -115,6 +125,7 @@ func newWithStore(ctx context.Context, cfg Config, raw hookd.Store) (*Server, er
 		Wake:           worker.Wake,
 		MaxBacklog:     cfg.MaxBacklog,
 		RetryRateLimit: rateLimit,
+		KeyCacheTTL:    cfg.KeyCacheTTL,
 	}
 	if cfg.MaxBacklog > 0 {
 		apiCfg.Backlog = httpapi.CachedBacklog(func(ctx context.Context) (int64, error) {
@@ -122,7 +133,9 @@ func newWithStore(ctx context.Context, cfg Config, raw hookd.Store) (*Server, er
 			if err != nil {
 				return 0, err
 			}
-			return st.Backlog(), nil
+			// Held deliveries wait for a paused receiver, not for hookd: one paused
+			// webhook must not stop publishing to the others.
+			return st.Backlog() - st.Held, nil
 		}, time.Second)
 	}
 	if cfg.HeadProbe {
