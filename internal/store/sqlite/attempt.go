@@ -32,7 +32,7 @@ func attemptChunkQuery(n int) string {
 	FROM (VALUES ` + placeholders(n, 9) + `) v JOIN deliveries d ON d.id = v.column1
 	WHERE true
 	ON CONFLICT (delivery_id, number) DO NOTHING
-	RETURNING id, delivery_id`
+	RETURNING delivery_id, id`
 }
 
 // attemptInsertQuery stores one attempt numbered after the delivery's previous ones, unless
@@ -201,21 +201,8 @@ func (rec *recording) insertAttempts(ctx context.Context, round []int) error {
 		for _, i := range part {
 			args = append(args, rec.args[i]...)
 		}
-		rows, err := rec.stmts[2*size].QueryContext(ctx, args...)
+		stored, err := scanPairs(rec.stmts[2*size].QueryContext(ctx, args...)) // delivery id → attempt id
 		if err != nil {
-			return err
-		}
-		stored := make(map[int64]int64, len(part)) // delivery id → attempt id
-		for rows.Next() {
-			var id, deliveryID int64
-			if err := rows.Scan(&id, &deliveryID); err != nil {
-				rows.Close()
-				return err
-			}
-			stored[deliveryID] = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, i := range part {
@@ -254,21 +241,8 @@ func (rec *recording) moveDeliveries(ctx context.Context, round []int) error {
 			args = append(args, a.DeliveryID, string(outcomeStates[r.Outcome]), a.Status,
 				micros(a.StartedAt.Add(a.Duration)), a.Error, rec.attemptID[i], next, r.ClaimToken)
 		}
-		rows, err := rec.stmts[2*size+1].QueryContext(ctx, args...)
+		moved, err := scanPairs(rec.stmts[2*size+1].QueryContext(ctx, args...)) // delivery id → webhook id
 		if err != nil {
-			return err
-		}
-		moved := make(map[int64]int64, len(part)) // delivery id → webhook id
-		for rows.Next() {
-			var id, webhookID int64
-			if err := rows.Scan(&id, &webhookID); err != nil {
-				rows.Close()
-				return err
-			}
-			moved[id] = webhookID
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, i := range part {
@@ -276,6 +250,23 @@ func (rec *recording) moveDeliveries(ctx context.Context, round []int) error {
 		}
 		return nil
 	})
+}
+
+// scanPairs reads rows of two integers into a map from the first to the second.
+func scanPairs(rows *sql.Rows, err error) (map[int64]int64, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var k, v int64
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
 }
 
 // webhookFold is what the results of a batch that moved their deliveries do to one webhook,

@@ -217,23 +217,30 @@ var attemptTests = []test{
 	}},
 }
 
+// reclaimed publishes one delivery, claims it, lets the lease expire and claims it again: it
+// returns the delivery, the expired claim and the current one.
+func (h *harness) reclaimed(t testing.TB) (*hookd.Delivery, *hookd.Claim, *hookd.Claim) {
+	t.Helper()
+	h.webhook(t)
+	_, ds := h.publish(t, trigFileCreated)
+	old := h.claimOne(t)
+	h.clock.Advance(lease + time.Second)
+	return ds[0], old, h.claimOne(t)
+}
+
 var attemptBatchTests = []test{
 	{"RecordStaleAndCurrentAttemptsOfOneDeliveryInOneBatch", func(t *testing.T, h *harness) {
-		h.webhook(t)
-		_, ds := h.publish(t, trigFileCreated)
-		old := h.claimOne(t)
-		h.clock.Advance(lease + time.Second)
-		cur := h.claimOne(t)
+		d0, old, cur := h.reclaimed(t)
 		// The current claim's success first, then the expired claim's failure: the delivery
 		// keeps the success, both attempts are stored, numbered in order.
 		stale := h.result(old, 500)
 		h.record(t, h.result(cur, 200), stale)
-		d := h.get(t, ds[0].ID)
+		d := h.get(t, d0.ID)
 		if d.State != hookd.DeliveryStateDelivered || d.Attempts != 1 || d.Status != 200 || d.LastAttempt.Number != 1 {
 			t.Errorf("got %s attempts %d status %d last number %d, want delivered 1 200 1",
 				d.State, d.Attempts, d.Status, d.LastAttempt.Number)
 		}
-		as, err := h.s.AttemptList(h.ctx, ds[0].ID)
+		as, err := h.s.AttemptList(h.ctx, d0.ID)
 		if err != nil {
 			t.Fatalf("AttemptList: %v", err)
 		}
@@ -242,22 +249,18 @@ var attemptBatchTests = []test{
 		}
 	}},
 	{"RecordStaleThenCurrentNumbersAfterTheStale", func(t *testing.T, h *harness) {
-		h.webhook(t)
-		_, ds := h.publish(t, trigFileCreated)
-		old := h.claimOne(t)
-		h.clock.Advance(lease + time.Second)
-		cur := h.claimOne(t)
+		d0, old, cur := h.reclaimed(t)
 		h.record(t, h.result(old, 500)) // history only
 		r := h.result(cur, 503)
 		r.NextAttemptAt = h.clock.Now()
 		h.record(t, r)
-		d := h.get(t, ds[0].ID)
+		d := h.get(t, d0.ID)
 		if d.State != hookd.DeliveryStateRetrying || d.Attempts != 1 || d.LastAttempt.Number != 2 || d.Status != 503 {
 			t.Fatalf("got %s attempts %d last number %d status %d, want retrying 1 2 503",
 				d.State, d.Attempts, d.LastAttempt.Number, d.Status)
 		}
 		h.record(t, h.result(h.claimOne(t), 200))
-		if d := h.get(t, ds[0].ID); d.Attempts != 2 || d.LastAttempt.Number != 3 || d.State != hookd.DeliveryStateDelivered {
+		if d := h.get(t, d0.ID); d.Attempts != 2 || d.LastAttempt.Number != 3 || d.State != hookd.DeliveryStateDelivered {
 			t.Errorf("got attempts %d last number %d state %s, want 2 3 delivered", d.Attempts, d.LastAttempt.Number, d.State)
 		}
 	}},
