@@ -98,6 +98,10 @@ type Claim struct {
 type DeliveryClaimParams struct {
 	Limit int           // at most this many deliveries
 	Lease time.Duration // leased until now+Lease; an expired lease makes the delivery due again
+	// SkipWebhooks are webhooks whose deliveries the caller has no room for (their receivers
+	// are at the caller's limit): the claim passes over them to the next due deliveries, so
+	// that a slow receiver's backlog does not hold the claims of the others.
+	SkipWebhooks []int64
 }
 
 // DeliveryRetryParams are the arguments of Store.DeliveryRetry.

@@ -90,7 +90,8 @@ type Store interface {
 	// NextAttemptAt <= now, or inflight with an expired lease), oldest due first, and returns
 	// them with their event and current webhook. Held deliveries are never claimed, and a
 	// delivery with an OrderingKey only when it is the oldest not final of its webhook and key
-	// (Delivery.OrderingKey); at most one of a key per call.
+	// (Delivery.OrderingKey); at most one of a key per call. Deliveries of p.SkipWebhooks are
+	// passed over.
 	DeliveryClaim(ctx context.Context, p *DeliveryClaimParams) ([]*Claim, error)
 	// DeliveryNextDue returns when the earliest pending or retrying delivery comes due, or
 	// the zero time when none is waiting.
