@@ -20,7 +20,8 @@ import (
 //
 // Releasing those claims would not do: a released delivery keeps its place at the head of the
 // due order and would be claimed again at once, ahead of every healthy receiver's deliveries.
-// A store method that claims past webhooks at their cap would remove the need to park.
+// The claim itself passes over webhooks without room (DeliveryClaimParams.SkipWebhooks), so
+// parking is left for the claims taken before a webhook filled up or stalled.
 
 // waiting is a claim held until its webhook has a free place.
 type waiting struct {
@@ -73,7 +74,7 @@ func (d *dispatcher) claim(ctx context.Context, now time.Time) time.Duration {
 		return wait
 	}
 	d.w.claimMu.Lock()
-	claims, err := d.w.store.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: free, Lease: d.w.cfg.Lease})
+	claims, err := d.w.store.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: free, Lease: d.w.cfg.Lease, SkipWebhooks: d.skip(now)})
 	d.w.claimMu.Unlock()
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -101,6 +102,29 @@ func (d *dispatcher) claim(ctx context.Context, now time.Time) time.Duration {
 		return d.w.untilNextDue(ctx, wait)
 	}
 	return wait
+}
+
+// maxSkip bounds the webhooks one claim passes over, to keep the statement small.
+const maxSkip = 256
+
+// skip returns the webhooks the next claim should pass over: those with a round of their
+// limit already waiting or blocked by a Retry-After, and those with parked claims (stalled or
+// suspect: another claim would be parked too). Without it the oldest due deliveries, those of
+// a slow receiver's growing backlog, would take every free slot and wait there, and the
+// deliveries of healthy receivers behind them would wait too.
+func (d *dispatcher) skip(now time.Time) []int64 {
+	var ids []int64
+	for id, q := range d.queues {
+		if len(ids) < maxSkip && d.w.loads.full(id, len(q), now) {
+			ids = append(ids, id)
+		}
+	}
+	for id := range d.parking.byHook {
+		if _, queued := d.queues[id]; !queued && len(ids) < maxSkip {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // route sends c, queues it behind its webhook's attempts, or, when the webhook is stalled,

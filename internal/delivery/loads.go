@@ -171,6 +171,18 @@ func (l *loads) room(id int64, now time.Time) (n int, all bool) {
 	return max(h.capacity()-h.active, 0), false
 }
 
+// full reports whether webhook id has no room for more claims than queued: blocked by a
+// Retry-After, or with at least a round of its limit already waiting.
+func (l *loads) full(id int64, queued int, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.hooks[id]
+	if h == nil {
+		return queued >= max(int(l.initial), 1)
+	}
+	return now.Before(h.blocked) || queued >= h.capacity()
+}
+
 // nextUnblock returns how long until the first blocked webhook may be tried again; ok is
 // false when none is blocked.
 func (l *loads) nextUnblock(now time.Time) (wait time.Duration, ok bool) {

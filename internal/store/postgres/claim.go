@@ -25,12 +25,14 @@ import (
 // holds is still at least pending: a second node skips the head the first is claiming (SKIP
 // LOCKED) and finds it blocking the next one, before and after the first commits, so a key
 // never has two deliveries in flight; and within one call the head blocks its successors, so
-// at most one of a key is claimed.
+// at most one of a key is claimed. Deliveries of the webhooks in $4 (SkipWebhooks) are passed
+// over.
 const claimSQL = `WITH due AS (
 		SELECT d.id FROM deliveries d
 		WHERE d.state IN ('pending', 'retrying', 'inflight') AND d.next_attempt_at <= $1
 			AND (d.state <> 'inflight' OR d.lease_until < $1)
 			AND ` + unblocked + `
+			AND d.webhook_id <> ALL($4::bigint[])
 		ORDER BY d.next_attempt_at, d.id
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED
@@ -61,7 +63,11 @@ func (s *Store) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams)
 		return nil, hookd.Errorf(hookd.EINVALID, "The claim lease must be positive.")
 	}
 	now := s.now()
-	rows, err := s.pool.Query(ctx, claimSQL, now, now.Add(p.Lease).Truncate(time.Microsecond), p.Limit)
+	skip := p.SkipWebhooks
+	if skip == nil {
+		skip = []int64{} // NULL would make <> ALL unknown for every row
+	}
+	rows, err := s.pool.Query(ctx, claimSQL, now, now.Add(p.Lease).Truncate(time.Microsecond), p.Limit, skip)
 	if err != nil {
 		return nil, formatError("claim deliveries", err)
 	}

@@ -15,21 +15,25 @@ import (
 // as its own range of deliveries_due, already in (next_attempt_at, id) order, so each arm
 // stops after ?3 rows instead of sorting the whole backlog; the outer ORDER BY merges them.
 // Held deliveries are in no arm. A delivery whose ordering key has an older open delivery is
-// passed over (keyBlocked): only a key's head goes, so never two of one key at once.
+// passed over (keyBlocked): only a key's head goes, so never two of one key at once. So are
+// the deliveries of the webhooks in ?4 (SkipWebhooks, a JSON array).
 const deliveryClaimQuery = `UPDATE deliveries
 	SET state = 'inflight', lease_until = ?1, claim_token = claim_token + 1
 	WHERE id IN (
 		SELECT id FROM (
 			SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM deliveries d
 				WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND NOT (` + keyBlocked + `)
+					AND d.webhook_id NOT IN (SELECT value FROM json_each(?4))
 				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
 			UNION ALL
 			SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM deliveries d
 				WHERE d.state = 'retrying' AND d.next_attempt_at <= ?2 AND NOT (` + keyBlocked + `)
+					AND d.webhook_id NOT IN (SELECT value FROM json_each(?4))
 				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
 			UNION ALL
 			SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM deliveries d
 				WHERE d.state = 'inflight' AND d.lease_until < ?2 AND NOT (` + keyBlocked + `)
+					AND d.webhook_id NOT IN (SELECT value FROM json_each(?4))
 				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
 		) ORDER BY next_attempt_at, id LIMIT ?3
 	)
@@ -76,7 +80,7 @@ func (s *Store) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClaimParams)
 	}
 	defer tx.Rollback()
 	now := s.now()
-	claims, err := scanClaims(sts[0].QueryContext(ctx, micros(now.Add(p.Lease)), micros(now), p.Limit))
+	claims, err := scanClaims(sts[0].QueryContext(ctx, micros(now.Add(p.Lease)), micros(now), p.Limit, skipJSON(p.SkipWebhooks)))
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -252,4 +256,14 @@ func deliveriesByID(ctx context.Context, st *sql.Stmt, ids []int64) ([]*hookd.De
 		ds = append(ds, d)
 	}
 	return ds, rows.Err()
+}
+
+// skipJSON is the JSON array of the webhooks a claim passes over: "[]" for none (json.Marshal
+// writes a nil slice as null, which json_each reads as one NULL value, and NOT IN (NULL)
+// would pass over everything).
+func skipJSON(ids []int64) string {
+	if len(ids) == 0 {
+		return "[]"
+	}
+	return idsJSON(ids)
 }

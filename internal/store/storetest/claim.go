@@ -18,6 +18,33 @@ func claimIDs(cs []*hookd.Claim) []int64 {
 }
 
 var claimTests = []test{
+	{"ClaimPassesOverSkippedWebhooks", func(t *testing.T, h *harness) {
+		slow := h.webhook(t, func(w *hookd.Webhook) { w.Triggers = trigFileCreated })
+		fast := h.webhook(t, func(w *hookd.Webhook) { w.Triggers = trigFileUpdated })
+		var slowIDs, fastIDs []int64
+		for range 3 { // the slow receiver's deliveries are the oldest due
+			_, ds := h.publish(t, trigFileCreated)
+			slowIDs = append(slowIDs, ds[0].ID)
+			h.clock.Advance(time.Second)
+		}
+		for range 2 {
+			_, ds := h.publish(t, trigFileUpdated)
+			fastIDs = append(fastIDs, ds[0].ID)
+			h.clock.Advance(time.Second)
+		}
+		cs, err := h.s.DeliveryClaim(h.ctx, &hookd.DeliveryClaimParams{Limit: 2, Lease: lease, SkipWebhooks: []int64{slow.ID, 999}})
+		if err != nil {
+			t.Fatalf("DeliveryClaim: %v", err)
+		}
+		diff(t, "claimed past the skipped webhook", claimIDs(cs), fastIDs)
+		for _, c := range cs {
+			if c.Delivery.WebhookID != fast.ID {
+				t.Errorf("claimed delivery %d of webhook %d, want only webhook %d", c.Delivery.ID, c.Delivery.WebhookID, fast.ID)
+			}
+		}
+		// Without the skip list the slow receiver's deliveries are claimed, oldest first.
+		diff(t, "claimed without skipping", claimIDs(h.claim(t, 10)), slowIDs)
+	}},
 	{"ClaimLeasesDueDeliveriesWithEventAndWebhook", func(t *testing.T, h *harness) {
 		w1 := h.webhook(t)
 		w2 := h.webhook(t, func(w *hookd.Webhook) { w.TargetID = "42" })
