@@ -28,4 +28,6 @@ bench:
 bench-smoke: build
 	./bin/hookd bench -n 2000 -k 2
 	./bin/hookd bench -n 5000 --backlog
+	./bin/hookd bench -n 2000 -k 2 --batch 100
+	./bin/hookd bench -n 2000 -k 4 --struggle-hooks 2
 	./bin/hookd bench query --size 20000 --repeat 5 --live-window 2s --retry-failed 2000
