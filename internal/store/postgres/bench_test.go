@@ -9,14 +9,20 @@ import (
 	"github.com/hookd/hookd/internal/store/postgres/pgtest"
 )
 
+// benchStore opens a store with n webhooks taking every event.
+func benchStore(b *testing.B, n int) (hookd.Store, context.Context) {
+	b.Helper()
+	s := pgtest.OpenTest(b, nil)
+	for range n {
+		mustWebhook(b, s, "w")
+	}
+	return s, context.Background()
+}
+
 // BenchmarkClaimAndRecord measures the hot path of delivery: claim a batch of 256 due
 // deliveries and record their attempts in one AttemptRecord call.
 func BenchmarkClaimAndRecord(b *testing.B) {
-	s := pgtest.OpenTest(b, nil)
-	ctx := context.Background()
-	for range 8 {
-		mustWebhook(b, s, "w")
-	}
+	s, ctx := benchStore(b, 8)
 	const batch = 256
 	b.ResetTimer()
 	for b.Loop() {
@@ -50,11 +56,7 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 // BenchmarkPublishParallel measures EventPublish under concurrent publishers, as the API
 // sees it with many clients: 32 goroutines, each event fanned out to 4 webhooks.
 func BenchmarkPublishParallel(b *testing.B) {
-	s := pgtest.OpenTest(b, nil)
-	ctx := context.Background()
-	for range 4 {
-		mustWebhook(b, s, "w")
-	}
+	s, ctx := benchStore(b, 4)
 	b.SetParallelism(16)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -72,11 +74,7 @@ func BenchmarkPublishParallel(b *testing.B) {
 // BenchmarkPublishBatch measures EventPublishBatch with 100 events, each fanned out to 4
 // webhooks; the figure per event is comparable with BenchmarkPublishParallel's per call.
 func BenchmarkPublishBatch(b *testing.B) {
-	s := pgtest.OpenTest(b, nil)
-	ctx := context.Background()
-	for range 4 {
-		mustWebhook(b, s, "w")
-	}
+	s, ctx := benchStore(b, 4)
 	const batch = 100
 	ps := make([]*hookd.EventPublishParams, batch)
 	for i := range ps {
