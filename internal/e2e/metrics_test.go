@@ -103,7 +103,7 @@ func testMetricsAddUp(t *testing.T, db string) {
 	dead := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
 	gone := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) })
 
-	env := servertest.Start(t, func(c *server.Config) { c.DB = db })
+	env := servertest.Start(t, func(c *server.Config) { c.DB = db }, noHealth)
 	api := &apiClient{t: t, url: env.URL, key: env.AdminKey}
 	hooks := map[string]*receiver{"ok": ok, "flaky": flaky, "dead": dead, "gone": gone}
 	ids := map[int64]string{}

@@ -120,7 +120,7 @@ func TestReplayAfterAnOutage(t *testing.T) {
 }
 
 func testReplayAfterAnOutage(t *testing.T, db string) {
-	env := servertest.Start(t, func(c *server.Config) { c.DB = db })
+	env := servertest.Start(t, func(c *server.Config) { c.DB = db }, noHealth)
 	api := &apiClient{t: t, url: env.URL, key: env.AdminKey}
 	var down atomic.Bool
 	down.Store(true)
@@ -257,7 +257,7 @@ func testReplayAfterAnOutage(t *testing.T, db string) {
 // say which deliveries were left.
 func TestReplayCancelMidway(t *testing.T) {
 	t.Parallel()
-	env := servertest.Start(t)
+	env := servertest.Start(t, noHealth)
 	api := &apiClient{t: t, url: env.URL, key: env.AdminKey}
 	var down atomic.Bool
 	down.Store(true)
@@ -307,7 +307,7 @@ func TestReplayCancelMidway(t *testing.T) {
 // in-flight cap would allow 16.
 func TestReplayWindowFollowsASlowReceiver(t *testing.T) {
 	t.Parallel()
-	env := servertest.Start(t)
+	env := servertest.Start(t, noHealth)
 	api := &apiClient{t: t, url: env.URL, key: env.AdminKey}
 	var slow atomic.Bool
 	var inFlight, peak atomic.Int64
@@ -348,7 +348,7 @@ func TestReplayWindowFollowsASlowReceiver(t *testing.T) {
 // they are through, so the receiver never has more than a window of events waiting.
 func TestReplayWindowHoldsRateLimitedDeliveries(t *testing.T) {
 	t.Parallel()
-	env := servertest.Start(t)
+	env := servertest.Start(t, noHealth)
 	api := &apiClient{t: t, url: env.URL, key: env.AdminKey}
 	var replaying atomic.Bool
 	var mu sync.Mutex
@@ -415,8 +415,8 @@ func TestReplayWindowHoldsRateLimitedDeliveries(t *testing.T) {
 func TestReplayTwoNodes(t *testing.T) {
 	t.Parallel()
 	db := pgtest.TestURL(t)
-	one := servertest.Start(t, func(c *server.Config) { c.DB = db })
-	two := servertest.Start(t, func(c *server.Config) { c.DB = db })
+	one := servertest.Start(t, func(c *server.Config) { c.DB = db }, noHealth)
+	two := servertest.Start(t, func(c *server.Config) { c.DB = db }, noHealth)
 	api := &apiClient{t: t, url: one.URL, key: one.AdminKey}
 	var down atomic.Bool
 	down.Store(true)
