@@ -35,6 +35,9 @@ type QueryConfig struct {
 	RetryFailed int64
 	// LiveRate is the rate of the live traffic, events per second. Default 200.
 	LiveRate float64
+	// RetryRate is the pace of the replay job `hookd retry --failed` starts (its --rate); 0
+	// keeps the command's default (200/s).
+	RetryRate int
 	// LiveWindow is how long live traffic runs before the retry by filter starts. Default 10 s.
 	LiveWindow time.Duration
 	// Concurrency is the server's delivery concurrency. Default 32.
@@ -473,6 +476,9 @@ func (q *queryRun) retryCommand(ctx context.Context, url, key string) (int64, er
 	args := []string{"retry", "--failed", "--webhook", strconv.FormatInt(q.hooks.retry, 10), "--url", url, "-o", "json"}
 	if q.reused {
 		args = append(args, "--include-retried") // an earlier run retried them already
+	}
+	if q.cfg.RetryRate > 0 {
+		args = append(args, "--rate", strconv.Itoa(q.cfg.RetryRate))
 	}
 	var stdout bytes.Buffer
 	c, err := startChild(ctx, q.cfg.Exec, "hookd retry", args, []string{"HOOKD_KEY=" + key}, "", &stdout)

@@ -151,6 +151,7 @@ live traffic runs, with the live first-attempt latency before and during it.
 	f.IntVar(&cfg.Repeat, "repeat", 20, "timed repetitions of each listing")
 	f.Int64Var(&cfg.RetryFailed, "retry-failed", 100_000, "failed deliveries to retry by filter (at most a tenth of --size)")
 	f.Float64Var(&cfg.LiveRate, "live-rate", 200, "live traffic, events per second")
+	f.IntVar(&cfg.RetryRate, "retry-rate", 0, "pace of the replay job of the retry by filter (retry --failed --rate); 0 = its default, 200/s")
 	f.DurationVar(&cfg.LiveWindow, "live-window", 10*time.Second, "live traffic before the retry by filter starts")
 	f.IntVarP(&cfg.Concurrency, "concurrency", "c", 32, "the server's delivery concurrency")
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "longest wait for deliveries")
