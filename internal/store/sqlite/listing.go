@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,81 @@ type listPlan struct {
 	total   int64
 	classes []int // the classes that may have matches, for a per-class page
 	lo, hi  int64 // the matches' ids lie between lo and hi
+	// spans, for a date range: disjoint id ranges, highest first, that hold every match.
+	// Deliveries of one hour have close ids, but a webhook whose deliveries were published
+	// together and answered over days (a retry backlog) spreads its ids over every hour: the
+	// spans let a page skip the ids between, which belong to hours outside the range.
+	spans [][2]int64
+}
+
+// maxSpans is the most id ranges a page query walks, one compound arm each.
+const maxSpans = 16
+
+// idSpans reads the id bounds of the counter rows of a date range (join, where and args from
+// countsWhere) and merges them into at most maxSpans disjoint ranges, highest first.
+func idSpans(ctx context.Context, tx *sql.Tx, join, where string, args []any) ([][2]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT c.lo, c.hi FROM delivery_counts c`+join+andWhere(where, `c.n > 0`)+
+		` ORDER BY c.lo`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var spans [][2]int64
+	for rows.Next() {
+		var lo, hi int64
+		if err := rows.Scan(&lo, &hi); err != nil {
+			return nil, err
+		}
+		spans = append(spans, [2]int64{lo, hi})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return mergeSpans(spans, maxSpans), nil
+}
+
+// mergeSpans merges id ranges sorted by their start into at most most disjoint ranges,
+// highest first, closing the smallest gaps first.
+func mergeSpans(in [][2]int64, most int) [][2]int64 {
+	var spans [][2]int64
+	for _, sp := range in {
+		if n := len(spans); n > 0 && sp[0] <= spans[n-1][1]+1 {
+			spans[n-1][1] = max(spans[n-1][1], sp[1])
+		} else {
+			spans = append(spans, sp)
+		}
+	}
+	if len(spans) > most {
+		gaps := make([]int64, len(spans)-1)
+		for i := range gaps {
+			gaps[i] = spans[i+1][0] - spans[i][1]
+		}
+		sorted := slices.Clone(gaps)
+		slices.Sort(sorted)
+		limit := sorted[len(spans)-most-1] // gaps up to this close
+		merged := spans[:1]
+		for i, g := range gaps {
+			if g <= limit && len(merged)+len(spans)-i-1 > most {
+				merged[len(merged)-1][1] = spans[i+1][1]
+			} else {
+				merged = append(merged, spans[i+1])
+			}
+		}
+		spans = merged
+	}
+	slices.Reverse(spans)
+	return spans
+}
+
+// clampSpans drops the ids above maxID from spans (highest first).
+func clampSpans(spans [][2]int64, maxID int64) [][2]int64 {
+	out := spans[:0]
+	for _, sp := range spans {
+		if sp[0] <= maxID {
+			out = append(out, [2]int64{sp[0], min(sp[1], maxID)})
+		}
+	}
+	return out
 }
 
 // planList counts the matches of f from the counters, in the read transaction tx; false when
@@ -110,6 +186,11 @@ func planList(ctx context.Context, tx *sql.Tx, f hookd.DeliveryFilter) (*listPla
 	if err := rows.Err(); err != nil {
 		return nil, false, err
 	}
+	if from != nil || to != nil {
+		if p.spans, err = idSpans(ctx, tx, join, where, args); err != nil {
+			return nil, false, err
+		}
+	}
 	// The partial hours at the edges of the range, row by row.
 	for _, edge := range edgeRanges(f, fromB, toB) {
 		g := f
@@ -131,6 +212,7 @@ func planList(ctx context.Context, tx *sql.Tx, f hookd.DeliveryFilter) (*listPla
 		}
 		p.total -= n
 		p.hi = min(p.hi, *f.MaxID)
+		p.spans = clampSpans(p.spans, *f.MaxID)
 	}
 	return p, true, nil
 }
@@ -243,6 +325,16 @@ func pageIDs(f hookd.DeliveryFilter, p *listPlan, limit int64) (string, []any) {
 		where = andWhere(where, fmt.Sprintf(`d.id BETWEEN %d AND %d`, p.lo, p.hi))
 	}
 	from := listFrom(f, "")
+	if !arms && p != nil && len(p.spans) > 1 {
+		// Disjoint spans, highest first: the compound walks them one after the other.
+		queries := make([]string, len(p.spans))
+		var all []any
+		for i, sp := range p.spans {
+			queries[i] = `SELECT d.id AS id` + from + andWhere(where, fmt.Sprintf(`d.id BETWEEN %d AND %d`, sp[0], sp[1]))
+			all = append(all, args...)
+		}
+		return strings.Join(queries, ` UNION ALL `) + ` ORDER BY id DESC LIMIT ? OFFSET ?`, append(all, limit, f.Offset)
+	}
 	if !arms {
 		return `SELECT d.id` + from + where + page, append(args, limit, f.Offset)
 	}
@@ -267,6 +359,13 @@ func pageByDate(p *listPlan, offset int, limit int64) bool {
 	if limit >= 0 {
 		need = min(need, int64(offset)+limit)
 	}
-	walk := float64(need) * float64(p.hi-p.lo+1) / float64(max(p.total, 1))
+	ids := p.hi - p.lo + 1
+	if len(p.spans) > 0 {
+		ids = 0
+		for _, sp := range p.spans {
+			ids += sp[1] - sp[0] + 1
+		}
+	}
+	walk := float64(need) * float64(ids) / float64(max(p.total, 1))
 	return float64(p.total) < walk
 }
