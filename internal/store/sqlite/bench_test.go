@@ -82,7 +82,7 @@ func BenchmarkPublishBatch(b *testing.B) {
 // and 512 deliveries, each batch recorded delivered in one AttemptRecord. One op is one
 // delivery.
 func BenchmarkClaimRecord(b *testing.B) {
-	for _, batch := range []int{100, 256, 512} {
+	for _, batch := range []int{8, 100, 256, 512} {
 		b.Run(fmt.Sprint("batch=", batch), func(b *testing.B) { benchClaimRecord(b, batch) })
 	}
 }
