@@ -19,8 +19,8 @@ import (
 type signal int
 
 const (
-	signalNeutral   signal = iota // no news: a slow 2xx, a 3xx or 4xx, an attempt not made
-	signalFast                    // a 2xx within FastAnswer: room for more
+	signalNeutral   signal = iota // no news: a slow answer, an attempt not made
+	signalFast                    // an answer within FastAnswer, not 429 or 5xx: room for more
 	signalCongested               // a timeout, a connection error, a 429 or a 5xx: too many
 )
 

@@ -34,7 +34,7 @@ const (
 	// DefaultInitialInflight is the default limit of attempts in flight to a webhook without
 	// history on this worker.
 	DefaultInitialInflight = 2
-	// DefaultFastAnswer is the default answer time under which a success grows the limit.
+	// DefaultFastAnswer is the default answer time under which an answer grows the limit.
 	DefaultFastAnswer = time.Second
 	// DefaultProbeInterval is how often, by default, the worker starts the probes come due.
 	DefaultProbeInterval = time.Second
@@ -68,7 +68,7 @@ type Config struct {
 	// InitialInflight is the limit of a webhook without history on this worker. Default 2,
 	// never more than PerWebhookInflight.
 	InitialInflight int
-	// FastAnswer: a 2xx answered within it grows its webhook's limit by 1/limit; a slower
+	// FastAnswer: an answer within it (not a 429 or 5xx) grows its webhook's limit by 1/limit; a slower
 	// one neither grows nor shrinks it. Default 1 s.
 	FastAnswer time.Duration
 	// Health says when a receiver is judged degraded, paused or healthy again (health.go).
@@ -289,10 +289,12 @@ func (w *Worker) send(ctx context.Context, j job) (done, answer) {
 	retryAfter := retryAfterOf(att, w.clock.Now())
 	a.retryAfter = retryAfter
 	switch s := att.Status; {
-	case s >= 200 && s < 300 && att.Duration <= w.cfg.FastAnswer:
-		a.signal = signalFast
 	case s == 0, s == http.StatusTooManyRequests, s >= 500:
 		a.signal = signalCongested
+	case att.Duration <= w.cfg.FastAnswer:
+		// Any quick answer that is not a sign of congestion shows room for more, a 404 as
+		// much as a 200: the limit measures the receiver's capacity, not its verdicts.
+		a.signal = signalFast
 	}
 	if s := att.Status; s != http.StatusGone {
 		d.obs = &observation{webhook: j.claim.Webhook, ok: s >= 200 && s < 300, status: s, why: att.Error, retryAfter: retryAfter}
