@@ -146,6 +146,13 @@ func (d *dispatcher) route(ctx context.Context, c *hookd.Claim, now time.Time) b
 	if stalled, _ := d.w.loads.stalled(id, now); stalled {
 		return false
 	}
+	if d.w.loads.full(id, len(d.queues[id]), now) {
+		// A round of its limit already waits: released, it keeps its place in the due order
+		// and is claimed again when the webhook has room, instead of holding a slot that a
+		// healthy receiver's delivery could use (the next claims pass over the webhook).
+		d.results <- done{release: c}
+		return true
+	}
 	d.queues[id] = append(d.queues[id], waiting{claim: c, claimed: now, deadline: now.Add(d.w.maxWait)})
 	return true
 }

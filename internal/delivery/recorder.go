@@ -78,6 +78,15 @@ func (w *Worker) flush(ctx context.Context, batch []done) {
 	}) {
 		w.health.commitAll(ctx, w.clock.Now(), judged)
 	}
+	// A claim released for want of room whose webhook this batch (or an earlier one) paused is
+	// held too: released as pending it would go out as a probe.
+	for _, d := range batch {
+		if d.result == nil && !d.hold {
+			if _, paused := w.loads.pausedSince(d.release.Delivery.WebhookID); paused {
+				holds = append(holds, d.release)
+			}
+		}
+	}
 	if len(holds) > 0 {
 		w.claimMu.Lock()
 		defer w.claimMu.Unlock()
