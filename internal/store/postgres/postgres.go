@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/store/groupcommit"
 )
 
 //go:embed migrations/*.sql
@@ -37,7 +38,7 @@ type Store struct {
 	pool      *pgxpool.Pool
 	clock     hookd.Clock
 	logger    *slog.Logger
-	publisher *committer // EventPublish's group commit
+	publisher *groupcommit.Committer // EventPublish's group commit
 }
 
 // publishFlushes is how many group-commit transactions of EventPublish may run at once. Two
@@ -68,7 +69,7 @@ func Open(ctx context.Context, url string, clock hookd.Clock) (*Store, error) {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	s := &Store{pool: pool, clock: clock, logger: slog.New(slog.DiscardHandler)}
-	s.publisher = newCommitter(publishFlushes, s.publish)
+	s.publisher = groupcommit.New(publishFlushes, hookd.MaxPublishBatch, s.publish)
 	return s, nil
 }
 

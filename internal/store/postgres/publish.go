@@ -64,12 +64,12 @@ func validatePublish(p *hookd.EventPublishParams) error {
 
 // EventPublish stores an event and a delivery, due now, for every enabled webhook that takes
 // it, in one transaction that also notifies the dispatchers of every node. Concurrent calls
-// share transactions (committer): a lone call goes at once.
+// share transactions (groupcommit): a lone call goes at once.
 func (s *Store) EventPublish(ctx context.Context, p *hookd.EventPublishParams) (*hookd.Event, []*hookd.Delivery, error) {
 	if err := validatePublish(p); err != nil {
 		return nil, nil, err
 	}
-	pub, err := s.publisher.publish(ctx, p)
+	pub, err := s.publisher.Publish(ctx, p)
 	if err != nil {
 		return nil, nil, formatError("publish event", err)
 	}

@@ -47,9 +47,8 @@ func TestPublishQueuedCallGivesUp(t *testing.T) {
 	}()
 	state := func(leading bool, queued int) func() bool {
 		return func() bool {
-			s.pub.mu.Lock()
-			defer s.pub.mu.Unlock()
-			return s.pub.leading == leading && len(s.pub.queue) == queued
+			running, q := s.pub.Pending()
+			return (running > 0) == leading && q == queued
 		}
 	}
 	waitFor(t, "the leader", state(true, 0))

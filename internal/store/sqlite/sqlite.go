@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/store/groupcommit"
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -45,7 +46,7 @@ type Store struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared hot-path statements on the writer
 
-	pub publisher // group commit of EventPublish
+	pub *groupcommit.Committer // group commit of EventPublish
 }
 
 // Open opens (creating it if needed) the SQLite database at path without migrating it; clock
@@ -105,7 +106,9 @@ func Open(ctx context.Context, path string, clock hookd.Clock) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{write: write, read: read, clock: clock, stmts: map[string]*sql.Stmt{}}, nil
+	s := &Store{write: write, read: read, clock: clock, stmts: map[string]*sql.Stmt{}}
+	s.pub = groupcommit.New(1, maxPublishGroup, s.publishTx) // one writer: one flush at a time
+	return s, nil
 }
 
 // fileURI turns a path into a SQLite file: URI, escaping the characters URIs reserve.

@@ -1,4 +1,6 @@
-package postgres
+// Package groupcommit coalesces concurrent publishes into shared transactions (group commit),
+// for the stores: one commit, and one wait for the log to reach the disk, for many events.
+package groupcommit
 
 import (
 	"context"
@@ -8,9 +10,13 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// committer coalesces concurrent EventPublish calls into shared transactions (group commit):
-// with synchronous_commit each transaction waits for its WAL flush, so N publishers committing
-// one event each would wait for N flushes where one would do.
+// Flush publishes events in one transaction and returns them in order, as
+// hookd.Store.EventPublishBatch does.
+type Flush func(ctx context.Context, ps []*hookd.EventPublishParams) ([]*hookd.Published, error)
+
+// Committer coalesces concurrent EventPublish calls into shared transactions: each commit
+// waits for its log flush (PostgreSQL's synchronous_commit, SQLite's WAL write), so N
+// publishers committing one event each would pay N flushes where one would do.
 //
 // A call queues its event. When fewer than max flushes are running, the call leads one at
 // once: it takes the whole queue and publishes it in one statement, so a lone call adds no
@@ -18,8 +24,8 @@ import (
 // hands the lead to the first of them, which takes everything queued by then. If the shared
 // statement fails, each of its events is published alone, so that one bad event fails only
 // its own call.
-type committer struct {
-	flush func(ctx context.Context, ps []*hookd.EventPublishParams) ([]*hookd.Published, error)
+type Committer struct {
+	flush Flush
 	max   int // flushes at once
 	batch int // events per flush, at most
 
@@ -28,23 +34,34 @@ type committer struct {
 	leads int // flushes running, and leads handed on but not yet taken
 }
 
-// newCommitter returns a committer that publishes with flush, max flushes at once.
-func newCommitter(max int, flush func(ctx context.Context, ps []*hookd.EventPublishParams) ([]*hookd.Published, error)) *committer {
-	return &committer{flush: flush, max: max, batch: hookd.MaxPublishBatch}
+// New returns a committer that publishes with flush, at most max flushes at once and batch
+// events per flush.
+func New(max, batch int, flush Flush) *Committer {
+	return &Committer{flush: flush, max: max, batch: batch}
 }
 
-// publishCall is one EventPublish waiting for its flush.
+// Pending reports the flushes running (or handed to a waiting call) and the calls queued,
+// for tests.
+func (c *Committer) Pending() (running, queued int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leads, len(c.queue)
+}
+
+// publishCall is one Publish waiting for its flush.
 type publishCall struct {
 	p    *hookd.EventPublishParams
 	out  *hookd.Published
 	err  error
 	lead chan struct{} // receives the lead: take the queue and flush it (capacity 1)
-	led  bool          // a lead was sent to lead and not taken yet; under committer.mu
+	led  bool          // a lead was sent to lead and not taken yet; under Committer.mu
 	done chan struct{} // closed once out or err is set
 }
 
-// publish publishes p, alone or with the calls that come at the same time.
-func (c *committer) publish(ctx context.Context, p *hookd.EventPublishParams) (*hookd.Published, error) {
+// Publish publishes p, alone or with the calls that come at the same time. A call that gives
+// up while queued leaves with ctx's error and writes nothing; once in a flush, it gets the
+// flush's outcome.
+func (c *Committer) Publish(ctx context.Context, p *hookd.EventPublishParams) (*hookd.Published, error) {
 	call := &publishCall{p: p, lead: make(chan struct{}, 1), done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue = append(c.queue, call)
@@ -85,7 +102,7 @@ func (c *committer) publish(ctx context.Context, p *hookd.EventPublishParams) (*
 }
 
 // run flushes what is queued, as the leader call, then hands the lead on.
-func (c *committer) run(ctx context.Context, leader *publishCall) {
+func (c *Committer) run(ctx context.Context, leader *publishCall) {
 	c.mu.Lock()
 	leader.led = false
 	n := min(len(c.queue), c.batch)
@@ -103,7 +120,7 @@ func (c *committer) run(ctx context.Context, leader *publishCall) {
 }
 
 // flushCalls publishes calls together, or each alone when together fails.
-func (c *committer) flushCalls(ctx context.Context, calls []*publishCall) {
+func (c *Committer) flushCalls(ctx context.Context, calls []*publishCall) {
 	ps := make([]*hookd.EventPublishParams, len(calls))
 	for i, call := range calls {
 		ps[i] = call.p
@@ -131,7 +148,7 @@ func (c *committer) flushCalls(ctx context.Context, calls []*publishCall) {
 
 // handOn gives a lead to the first queued call that has none, when a flush may start. Call it
 // with c.mu held.
-func (c *committer) handOn() {
+func (c *Committer) handOn() {
 	if c.leads >= c.max {
 		return
 	}
@@ -147,7 +164,7 @@ func (c *committer) handOn() {
 
 // dropLead gives back a lead that call was handed but will not use (it is leaving), so that
 // the queue is not left without a leader. Call it with c.mu held.
-func (c *committer) dropLead(call *publishCall) {
+func (c *Committer) dropLead(call *publishCall) {
 	if !call.led {
 		return
 	}

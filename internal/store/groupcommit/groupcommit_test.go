@@ -1,4 +1,4 @@
-package postgres
+package groupcommit
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func (f *fakeFlush) seen() [][]string {
 }
 
 // queued waits until n calls wait in c's queue.
-func queued(t *testing.T, c *committer, n int) {
+func queued(t *testing.T, c *Committer, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -69,7 +69,7 @@ func queued(t *testing.T, c *committer, n int) {
 }
 
 // idle checks that c has no lead out and nothing queued.
-func idle(t *testing.T, c *committer) {
+func idle(t *testing.T, c *Committer) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -84,9 +84,9 @@ type outcome struct {
 }
 
 // publishAsync publishes an event created by name and reports the outcome on out.
-func publishAsync(ctx context.Context, c *committer, name string, out chan<- outcome) {
+func publishAsync(ctx context.Context, c *Committer, name string, out chan<- outcome) {
 	go func() {
-		pub, err := c.publish(ctx, &hookd.EventPublishParams{CreatedBy: name})
+		pub, err := c.Publish(ctx, &hookd.EventPublishParams{CreatedBy: name})
 		if err == nil && pub.Event.CreatedBy != name {
 			err = errors.New("got " + pub.Event.CreatedBy + "'s result")
 		}
@@ -97,9 +97,9 @@ func publishAsync(ctx context.Context, c *committer, name string, out chan<- out
 func TestCommitterLoneCallGoesAtOnce(t *testing.T) {
 	t.Parallel()
 	f := &fakeFlush{}
-	c := newCommitter(2, f.flush)
+	c := New(2, hookd.MaxPublishBatch, f.flush)
 	for _, name := range []string{"a", "b"} {
-		pub, err := c.publish(context.Background(), &hookd.EventPublishParams{CreatedBy: name})
+		pub, err := c.Publish(context.Background(), &hookd.EventPublishParams{CreatedBy: name})
 		if err != nil || pub.Event.CreatedBy != name {
 			t.Fatalf("got %v, %v, want %s's event", pub, err, name)
 		}
@@ -113,7 +113,7 @@ func TestCommitterLoneCallGoesAtOnce(t *testing.T) {
 func TestCommitterGroupsWaitingCalls(t *testing.T) {
 	t.Parallel()
 	f := &fakeFlush{gate: make(chan struct{}), started: make(chan struct{}, 10)}
-	c := newCommitter(1, f.flush)
+	c := New(1, hookd.MaxPublishBatch, f.flush)
 	out := make(chan outcome, 10)
 	publishAsync(context.Background(), c, "first", out)
 	<-f.started // the first flush runs, alone
@@ -155,7 +155,7 @@ func TestCommitterGroupsWaitingCalls(t *testing.T) {
 func TestCommitterUnderLoad(t *testing.T) {
 	t.Parallel()
 	f := &fakeFlush{}
-	c := newCommitter(2, f.flush)
+	c := New(2, hookd.MaxPublishBatch, f.flush)
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -168,7 +168,7 @@ func TestCommitterUnderLoad(t *testing.T) {
 				callCtx = ctx // some give up half-way
 			}
 			name := string(rune('a' + i%26))
-			pub, err := c.publish(callCtx, &hookd.EventPublishParams{CreatedBy: name})
+			pub, err := c.Publish(callCtx, &hookd.EventPublishParams{CreatedBy: name})
 			if err == nil && pub.Event.CreatedBy != name {
 				t.Errorf("got %s's event, want %s's", pub.Event.CreatedBy, name)
 			} else if err != nil && !errors.Is(err, context.Canceled) {
