@@ -96,7 +96,7 @@ every setting.`,
 	f.DurationVar(&cfg.Lease, "lease", 0, "how long a claimed delivery belongs to this node before another may take it over; 0 = attempt timeout + 30s (HOOKD_LEASE)")
 	f.Int64Var(&cfg.MaxResponseBytes, "max-response-bytes", 64<<10, "how much of a receiver's answer is read and stored (HOOKD_MAX_RESPONSE_BYTES)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 64, "delivery attempts in flight at once (HOOKD_CONCURRENCY)")
-	f.IntVar(&cfg.PerWebhookInflight, "per-webhook-inflight", 16, "attempts in flight to one webhook at once, so a dead receiver cannot hold every sender (HOOKD_PER_WEBHOOK_INFLIGHT)")
+	f.IntVar(&cfg.PerWebhookInflight, "per-webhook-inflight", 16, "ceiling of the adaptive attempts in flight to one webhook, so a dead receiver cannot hold every sender (HOOKD_PER_WEBHOOK_INFLIGHT)")
 	f.IntVar(&cfg.WebhookConcurrencyStart, "webhook-concurrency-start", 2, "adaptive attempts in flight to a webhook when first seen or resumed; grows up to --per-webhook-inflight (HOOKD_WEBHOOK_CONCURRENCY_START)")
 	f.BoolVar(&health, "health", true, "judge receivers healthy, degraded or paused from their answers; false = never pause (HOOKD_HEALTH)")
 	f.IntVar(&cfg.DegradeAfter, "degrade-after", 5, "failures in a row that make a webhook degraded (HOOKD_DEGRADE_AFTER)")

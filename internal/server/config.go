@@ -39,8 +39,9 @@ type Config struct {
 	Lease time.Duration
 	// Concurrency is how many attempts may be in flight at once in this process. Default 64.
 	Concurrency int
-	// PerWebhookInflight caps the attempts in flight to one webhook on this node, so that a
-	// dead receiver cannot hold every sender. Default 16 (never more than Concurrency).
+	// PerWebhookInflight is the ceiling of the adaptive limit of attempts in flight to one
+	// webhook on this node (docs/health.md), so that a dead receiver cannot hold every sender.
+	// Default 16 (never more than Concurrency).
 	PerWebhookInflight int
 	// WebhookConcurrencyStart is the adaptive per-webhook limit of a webhook without
 	// history on this node (docs/health.md); PerWebhookInflight is its ceiling. Default 2.
