@@ -13,7 +13,7 @@ import (
 // through untouched. Optional interfaces of s (LISTEN/NOTIFY, SetLogger) are not forwarded:
 // ask s for them.
 func (m *Metrics) Store(s hookd.Store) hookd.Store {
-	return &observedStore{Store: s, m: m, claims: map[int64]claimInfo{}, goneAt: map[int64]uint64{}}
+	return &observedStore{Store: s, m: m, claims: map[int64]claimInfo{}, gone: map[int64]bool{}}
 }
 
 // observedStore is a hookd.Store that counts what passes through. Counts are taken only
@@ -23,15 +23,13 @@ type observedStore struct {
 	m *Metrics
 
 	mu     sync.Mutex
-	seq    uint64              // numbers the DeliveryClaim calls
 	claims map[int64]claimInfo // deliveries claimed and not yet recorded or released, by id
-	goneAt map[int64]uint64    // webhook id → seq when a 410 last switched it off
+	gone   map[int64]bool      // webhooks a counted 410 switched off, until switched on here
 }
 
 // claimInfo is what the store remembers of a claimed delivery.
 type claimInfo struct {
 	webhookID int64
-	seq       uint64 // of the DeliveryClaim call that returned it
 }
 
 // EventPublish counts the event and the deliveries it created.
@@ -105,9 +103,8 @@ func (s *observedStore) DeliveryClaim(ctx context.Context, p *hookd.DeliveryClai
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seq++
 	for _, c := range cs {
-		ci := claimInfo{seq: s.seq}
+		ci := claimInfo{}
 		if c.Webhook != nil {
 			ci.webhookID = c.Webhook.ID
 		}
@@ -134,8 +131,10 @@ func (s *observedStore) DeliveryRelease(ctx context.Context, claims []*hookd.Cla
 
 // AttemptRecord counts the recorded attempts by outcome, observes their durations, takes
 // them out of flight, and counts the webhooks a 410 switched off. Several attempts to one
-// webhook may be in flight when it answers 410 to all of them: only the first switches it
-// off, so a 410 counts when its claim came after the webhook's last counted one.
+// webhook may be in flight when it answers 410 to all of them (some claimed, on PostgreSQL,
+// while the first 410 was being recorded): only the first switches it off, so a 410 counts
+// unless one was counted for the webhook since it was last switched on through this store.
+// (A webhook switched on through another node and gone again is not counted here.)
 func (s *observedStore) AttemptRecord(ctx context.Context, results []*hookd.AttemptResult) error {
 	err := s.Store.AttemptRecord(ctx, results)
 	if err != nil {
@@ -152,15 +151,37 @@ func (s *observedStore) AttemptRecord(ctx context.Context, results []*hookd.Atte
 		s.m.attemptDuration.WithLabelValues(o).Observe(r.Attempt.Duration.Seconds())
 		ci, claimed := s.claims[r.Attempt.DeliveryID]
 		delete(s.claims, r.Attempt.DeliveryID)
-		if r.DisableWebhook != "" && (!claimed || ci.seq > s.goneAt[ci.webhookID]) {
+		if r.DisableWebhook != "" && (!claimed || !s.gone[ci.webhookID]) {
 			s.m.webhooksDisabled.WithLabelValues("gone").Inc()
 			if claimed {
-				s.goneAt[ci.webhookID] = s.seq
+				s.gone[ci.webhookID] = true
 			}
 		}
 	}
 	s.m.inFlight.Set(float64(len(s.claims)))
 	return nil
+}
+
+// WebhookSetEnabled forgets a counted 410 of a webhook switched on again.
+func (s *observedStore) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, modifiedBy, reason string) (*hookd.Webhook, error) {
+	w, err := s.Store.WebhookSetEnabled(ctx, id, enabled, modifiedBy, reason)
+	if err == nil && enabled {
+		s.mu.Lock()
+		delete(s.gone, id)
+		s.mu.Unlock()
+	}
+	return w, err
+}
+
+// WebhookUpdate forgets a counted 410 of a webhook switched on again.
+func (s *observedStore) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
+	out, err := s.Store.WebhookUpdate(ctx, w)
+	if err == nil && out.Enabled {
+		s.mu.Lock()
+		delete(s.gone, out.ID)
+		s.mu.Unlock()
+	}
+	return out, err
 }
 
 // DeliveryPrune counts the pruned deliveries.
