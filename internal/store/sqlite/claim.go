@@ -17,6 +17,12 @@ import (
 // Held deliveries are in no arm. A delivery whose ordering key has an older open delivery is
 // passed over (keyBlocked): only a key's head goes, so never two of one key at once. So are
 // the deliveries of the webhooks in ?4 (SkipWebhooks, a JSON array).
+//
+// The limit is written `?3 + 0`, not `?3`: SQLite (3.54) marks a statement whose LIMIT is a
+// bare parameter to be recompiled whenever that parameter is bound to a new value, and the
+// dispatcher's limit (its free slots) changes from one claim to the next. Recompiling this
+// statement took 16 % of the server's CPU in a backlog drain (docs/perf.md);
+// BenchmarkClaimVaryingLimit shows it.
 const deliveryClaimQuery = `UPDATE deliveries
 	SET state = 'inflight', lease_until = ?1, claim_token = claim_token + 1
 	WHERE id IN (
@@ -24,18 +30,18 @@ const deliveryClaimQuery = `UPDATE deliveries
 			SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM deliveries d
 				WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND NOT (` + keyBlocked + `)
 					AND d.webhook_id NOT IN (SELECT value FROM json_each(?4))
-				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
+				ORDER BY d.next_attempt_at, d.id LIMIT ?3 + 0)
 			UNION ALL
 			SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM deliveries d
 				WHERE d.state = 'retrying' AND d.next_attempt_at <= ?2 AND NOT (` + keyBlocked + `)
 					AND d.webhook_id NOT IN (SELECT value FROM json_each(?4))
-				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
+				ORDER BY d.next_attempt_at, d.id LIMIT ?3 + 0)
 			UNION ALL
 			SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM deliveries d
 				WHERE d.state = 'inflight' AND d.lease_until < ?2 AND NOT (` + keyBlocked + `)
 					AND d.webhook_id NOT IN (SELECT value FROM json_each(?4))
-				ORDER BY d.next_attempt_at, d.id LIMIT ?3)
-		) ORDER BY next_attempt_at, id LIMIT ?3
+				ORDER BY d.next_attempt_at, d.id LIMIT ?3 + 0)
+		) ORDER BY next_attempt_at, id LIMIT ?3 + 0
 	)
 	RETURNING ` + claimedCols
 
