@@ -34,11 +34,12 @@ type answer struct {
 
 // hookLoad is one webhook's attempts in flight on this worker and its adaptive limit.
 type hookLoad struct {
-	active    int       // attempts being sent
-	progress  time.Time // when the last attempt ended, or the first of a busy spell began
-	limit     float64   // attempts allowed in flight; its integer part is the cap in force
-	decreased time.Time // when limit last halved: failures of attempts started before are ignored
-	blocked   time.Time // no attempt before then (Retry-After)
+	active    int           // attempts being sent
+	progress  time.Time     // when the last attempt ended, or the first of a busy spell began
+	limit     float64       // attempts allowed in flight; its integer part is the cap in force
+	decreased time.Time     // when limit last halved: failures of attempts started before are ignored
+	blocked   time.Time     // no attempt before then (Retry-After)
+	took      time.Duration // moving average of how long its attempts take; 0 before the first
 }
 
 // capacity is the number of attempts the webhook may have in flight now.
@@ -105,6 +106,13 @@ func (l *loads) finish(id int64, now time.Time, a answer) {
 	}
 	h.active--
 	h.progress = now
+	if a.took > 0 {
+		if h.took == 0 {
+			h.took = a.took
+		} else {
+			h.took += (a.took - h.took) / tookWeight
+		}
+	}
 	switch a.signal {
 	case signalFast:
 		h.limit = min(h.limit+1/h.limit, l.ceiling)
@@ -171,8 +179,20 @@ func (l *loads) room(id int64, now time.Time) (n int, all bool) {
 	return max(h.capacity()-h.active, 0), false
 }
 
+// queueBudget is how long the claims waiting for a webhook may take to drain at its current
+// pace: a fast receiver may have that many waiting (its limit divided by how long its
+// attempts take, times the budget), a slow one a round of its limit. Claims beyond are
+// released: released, they keep their place in the due order.
+const queueBudget = 10 * time.Millisecond
+
+// tookWeight is the weight of the moving average of attempt durations: each attempt moves it
+// 1/tookWeight of the way.
+const tookWeight = 8
+
 // full reports whether webhook id has no room for more claims than queued: blocked by a
-// Retry-After, or with at least a round of its limit already waiting.
+// Retry-After, or with as many waiting as it drains in queueBudget (at least a round of its
+// limit). Without the budget, a fast receiver with a deep backlog would have each attempt
+// that ends open room for one claim, and every claim but one released again.
 func (l *loads) full(id int64, queued int, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -180,7 +200,14 @@ func (l *loads) full(id int64, queued int, now time.Time) bool {
 	if h == nil {
 		return queued >= max(int(l.initial), 1)
 	}
-	return now.Before(h.blocked) || queued >= h.capacity()
+	if now.Before(h.blocked) {
+		return true
+	}
+	allowed := h.capacity()
+	if h.took > 0 && h.took < queueBudget {
+		allowed = int(int64(allowed) * int64(queueBudget) / int64(h.took))
+	}
+	return queued >= allowed
 }
 
 // nextUnblock returns how long until the first blocked webhook may be tried again; ok is

@@ -206,3 +206,40 @@ func TestLoadsResumeStartsLow(t *testing.T) {
 		t.Errorf("got limit %v after resuming, want the initial 2", got)
 	}
 }
+
+// TestLoadsQueueBudget: a webhook may have as many claims waiting as it drains in
+// queueBudget at its pace, but never fewer than a round of its limit.
+func TestLoadsQueueBudget(t *testing.T) {
+	t.Parallel()
+	l := newTestLoads()
+	for id, took := range map[int64]time.Duration{7: time.Millisecond, 8: 200 * time.Millisecond} {
+		l.hook(id).limit = 4
+		l.tryStart(id, t0)
+		l.finish(id, t0, answer{started: t0, took: took, signal: signalNeutral})
+	}
+	tests := []struct {
+		name   string
+		id     int64
+		queued int
+		want   bool
+	}{
+		{"FastBelowBudget", 7, 39, false}, // 4 in flight, 1 ms each: 40 drain in 10 ms
+		{"FastAtBudget", 7, 40, true},
+		{"SlowBelowRound", 8, 3, false}, // 200 ms each: a round of the limit
+		{"SlowAtRound", 8, 4, true},
+		{"UnknownAtInitial", 9, 2, true},
+	}
+	for _, tt := range tests {
+		if got := l.full(tt.id, tt.queued, t0); got != tt.want {
+			t.Errorf("%s: full(%d, %d) = %v, want %v", tt.name, tt.id, tt.queued, got, tt.want)
+		}
+	}
+	// The average follows the attempts: after slow answers the fast webhook gets a round only.
+	for range 40 {
+		l.tryStart(7, t0)
+		l.finish(7, t0, answer{started: t0, took: 200 * time.Millisecond, signal: signalNeutral})
+	}
+	if !l.full(7, 4, t0) {
+		t.Errorf("full(7, 4) = false after 40 answers of 200 ms, want true")
+	}
+}
