@@ -41,67 +41,104 @@ type dispatcher struct {
 	parking *parking
 }
 
+// claimed is what a claim brought back: the claims, or the error, and how long to wait
+// before claiming again when nothing else wakes the dispatcher.
+type claimed struct {
+	claims []*hookd.Claim
+	err    error
+	wait   time.Duration
+}
+
 // run claims into free slots until ctx ends, then releases the claims still waiting.
+//
+// A claim runs in its own goroutine while this one goes on starting waiting claims as their
+// webhooks get room: the store's single writer may be busy recording for a while, and
+// attempts that end meanwhile must not leave their webhook's places empty until it is done.
+// One claim at a time: only this goroutine takes slots, so the free slots a claim was sized
+// for are still free when it returns.
 func (d *dispatcher) run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	results := make(chan claimed, 1)
+	claiming := false
+	due := false             // claim as soon as none is running: something woke the dispatcher meanwhile
+	wait := time.Duration(0) // until the next claim when nothing wakes the dispatcher
 	for {
 		select {
 		case <-ctx.Done():
+			if claiming {
+				d.route(ctx, <-results, time.Now()) // shutting down: route releases them
+			}
 			d.releaseWaiting()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordGrace)
 			d.releaseParked(rctx, time.Now(), true)
 			cancel()
 			return
 		case <-d.w.wake:
+			due = true
 		case <-timer.C:
+			due = true
+		case r := <-results:
+			claiming = false
+			wait = d.route(ctx, r, time.Now())
+			due = due || wait == minWait
 		}
 		now := time.Now()
 		d.startWaiting(now)
 		d.parkStalled(now)
 		d.releaseParked(ctx, now, false)
-		wait := d.claim(ctx, now)
-		timer.Reset(min(wait, d.nextCheck(time.Now())))
+		free := cap(d.slots) - len(d.slots)
+		if due && !claiming && free > 0 {
+			claiming, due = true, false
+			go d.claim(ctx, free, d.skip(now), results)
+		}
+		next := d.nextCheck(time.Now())
+		if !claiming && free > 0 { // with no slot free, the recorder wakes the dispatcher when one is
+			next = min(next, wait)
+		}
+		timer.Reset(next)
 	}
 }
 
-// claim leases as many due deliveries as there are free slots and routes each one. It returns
-// how long to wait before claiming again.
-func (d *dispatcher) claim(ctx context.Context, now time.Time) time.Duration {
-	wait := d.w.cfg.PollInterval
-	free := cap(d.slots) - len(d.slots) // only this goroutine adds tokens: the sends below never block
-	if free <= 0 {
-		return wait
-	}
+// claim leases up to free due deliveries, passing over the webhooks of skip, and hands them
+// to results with how long to wait before claiming again.
+func (d *dispatcher) claim(ctx context.Context, free int, skip []int64, results chan<- claimed) {
 	d.w.claimMu.Lock()
-	claims, err := d.w.store.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: free, Lease: d.w.cfg.Lease, SkipWebhooks: d.skip(now)})
+	claims, err := d.w.store.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: free, Lease: d.w.cfg.Lease, SkipWebhooks: skip})
 	d.w.claimMu.Unlock()
+	wait := d.w.cfg.PollInterval
+	if err == nil && len(claims) < free {
+		wait = d.w.untilNextDue(ctx, wait)
+	}
+	results <- claimed{claims: claims, err: err, wait: wait}
+}
+
+// route takes a slot for each claim of r and sends, queues or parks it. It returns how long
+// to wait before claiming again: minWait after parking, to look past the parked deliveries
+// at once (behind them may wait healthy receivers').
+func (d *dispatcher) route(ctx context.Context, r claimed, now time.Time) time.Duration {
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return wait
-	case err != nil:
-		d.w.log.Error("claim deliveries", "err", err)
-		return wait
+	case r.err != nil && ctx.Err() != nil:
+		return r.wait
+	case r.err != nil:
+		d.w.log.Error("claim deliveries", "err", r.err)
+		return r.wait
 	}
 	parked := 0
-	for _, c := range claims {
+	for _, c := range r.claims {
 		d.parking.claimed(c)
 		d.slots <- struct{}{}
-		if !d.route(ctx, c, now) {
+		if !d.routeOne(ctx, c, now) {
 			<-d.slots
 			d.parking.add(c, now, d.w.cfg.Lease, d.w.stallAfter)
 			parked++
 		}
 	}
-	switch {
-	case parked > 0:
-		// Look past the parked deliveries at once: behind them may wait healthy receivers'.
+	if parked > 0 {
 		d.w.log.Debug("deliveries parked: their webhook is stalled", "count", parked)
 		return minWait
-	case len(claims) < free:
-		return d.w.untilNextDue(ctx, wait)
 	}
-	return wait
+	return r.wait
 }
 
 // maxSkip bounds the webhooks one claim passes over, to keep the statement small.
@@ -127,9 +164,9 @@ func (d *dispatcher) skip(now time.Time) []int64 {
 	return ids
 }
 
-// route sends c, queues it behind its webhook's attempts, or, when the webhook is stalled,
+// routeOne sends c, queues it behind its webhook's attempts, or, when the webhook is stalled,
 // parks it and returns false (the caller gives its slot back).
-func (d *dispatcher) route(ctx context.Context, c *hookd.Claim, now time.Time) bool {
+func (d *dispatcher) routeOne(ctx context.Context, c *hookd.Claim, now time.Time) bool {
 	if ctx.Err() != nil {
 		d.results <- done{release: c} // shutting down: not started, due again at once
 		return true
