@@ -51,11 +51,18 @@ const (
 	maxRecordBackoff = 10 * time.Second
 )
 
+// claimsPerSender is how many claims the worker holds per sender. With one, a sender that
+// ends an attempt has no next claim on hand until the attempt is recorded and a new claim
+// made, and the store's writer, taking turns between the two, gets batches of a few. With
+// two, a backlog drain on SQLite claimed 14 deliveries at a time instead of 9 and spent 12 %
+// less CPU per delivery (docs/perf.md).
+const claimsPerSender = 2
+
 // Config tunes a Worker. The zero value of a field means its default.
 type Config struct {
-	// Concurrency is how many claims the worker may hold at once (being sent, waiting for
-	// their webhook to have room, or being recorded); it is also the number of sender
-	// goroutines. Default 64.
+	// Concurrency is the number of sender goroutines: at most that many attempts are in
+	// flight. The worker holds up to claimsPerSender times as many claims (being sent,
+	// waiting for their webhook to have room, or being recorded). Default 64.
 	Concurrency int
 	// PerWebhookInflight is the ceiling of the attempts in flight to one webhook on this
 	// worker. Each webhook has an adaptive limit under it (loads.go): it starts at
@@ -206,9 +213,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	defer w.running.Store(false)
 
-	slots := make(chan struct{}, w.cfg.Concurrency) // a token per claim not yet recorded
+	slots := make(chan struct{}, claimsPerSender*w.cfg.Concurrency) // a token per claim not yet recorded
 	jobs := make(chan job, w.cfg.Concurrency)
-	results := make(chan done, w.cfg.Concurrency)
+	results := make(chan done, cap(slots)) // one per slot: handing over a result never waits
 
 	// Sends and records outlive ctx: they are stopped in stages below.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
