@@ -151,36 +151,38 @@ func (s *Store) DeliveryGet(ctx context.Context, id int64) (*hookd.Delivery, err
 
 // DeliveryList returns one page of deliveries matching f, newest first, and the number of
 // matches before paging. The count and the page are read in one repeatable-read snapshot so
-// that they agree.
+// that they agree. The number comes from the counters where they can answer (listing.go),
+// else row by row.
 func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]*hookd.Delivery, int64, error) {
 	if f.Offset < 0 || f.Limit < 0 {
 		return nil, 0, hookd.Errorf(hookd.EINVALID, "Offset and limit must not be negative.")
 	}
-	where, args := deliveryWhere(f)
-	var (
-		ds    []*hookd.Delivery
-		total int64
-	)
+	ds := []*hookd.Delivery{}
+	var total int64
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			if err := customPlans(ctx, tx); err != nil {
 				return err
 			}
-			// Every delivery has its webhook (ON DELETE CASCADE): join only to filter on it.
-			from := `deliveries d`
-			if f.HookURI != nil || f.CreatedBy != nil {
-				from += ` JOIN webhooks w ON w.id = d.webhook_id`
+			plan, ok, err := planList(ctx, tx, f)
+			if err != nil {
+				return fmt.Errorf("count: %w", err)
 			}
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+from+` WHERE `+where, args...).Scan(&total); err != nil {
-				return err
+			if ok {
+				total = plan.total
+			} else if total, err = countRows(ctx, tx, f, ""); err != nil {
+				return fmt.Errorf("count: %w", err)
 			}
+			if total == 0 || int64(f.Offset) >= total {
+				return nil
+			}
+			where, args := deliveryWhere(f)
+			ids, offset := plan.pageIDs(f, where, len(args))
 			var limit any // NULL: no limit
 			if f.Limit > 0 {
 				limit = f.Limit
 			}
-			n := len(args)
-			rows, err := tx.Query(ctx, deliveryPageQuery(from+` WHERE `+where, n+1, n+2),
-				append(args, f.Offset, limit)...)
+			rows, err := tx.Query(ctx, deliveryPageQuery(ids), append(args, offset, limit)...)
 			if err != nil {
 				return err
 			}
@@ -214,14 +216,12 @@ func customPlans(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// deliveryPageQuery selects the page's ids from fromWhere (deliveries d, and webhooks w when
-// a filter needs it) first, then joins the rest for those ids only: an OFFSET over the joined
-// view would build and drop every skipped row's event, webhook and attempt. offset and limit
-// are the placeholder numbers of OFFSET and LIMIT (NULL: no limit).
-func deliveryPageQuery(fromWhere string, offset, limit int) string {
+// deliveryPageQuery selects the page's ids first (ids, a query of d.id newest first, on
+// deliveries and their indexes), then joins the rest for those ids only: an OFFSET over the
+// joined view would build and drop every skipped row's event, webhook and attempt.
+func deliveryPageQuery(ids string) string {
 	return `SELECT ` + deliveryCols + `, ` + eventCols + `, w.name, ` + attemptCols + `
-	FROM (SELECT d.id FROM ` + fromWhere +
-		fmt.Sprintf(` ORDER BY d.id DESC OFFSET $%d LIMIT $%d::bigint) p`, offset, limit) + `
+	FROM (` + ids + `) p
 	JOIN deliveries d ON d.id = p.id
 	JOIN webhooks w ON w.id = d.webhook_id
 	JOIN events e ON e.id = d.event_id
