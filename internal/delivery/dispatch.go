@@ -88,7 +88,7 @@ func (d *dispatcher) run(ctx context.Context) {
 		d.parkStalled(now)
 		d.releaseParked(ctx, now, false)
 		free := cap(d.slots) - len(d.slots)
-		if due && !claiming && free > 0 {
+		if due && !claiming && free > 0 && (free >= cap(d.slots)/4 || !d.anyWaiting()) {
 			claiming, due = true, false
 			go d.claim(ctx, free, d.skip(now), results)
 		}
@@ -98,6 +98,13 @@ func (d *dispatcher) run(ctx context.Context) {
 		}
 		timer.Reset(next)
 	}
+}
+
+// anyWaiting reports whether a claim waits for its webhook to have room. While one does, the
+// dispatcher claims only when a quarter of the slots are free: the senders have work on hand,
+// and the store's writer gets fewer, bigger claims.
+func (d *dispatcher) anyWaiting() bool {
+	return len(d.queues) > 0
 }
 
 // claim leases up to free due deliveries, passing over the webhooks of skip, and hands them
