@@ -65,7 +65,7 @@ func Run(t *testing.T, open OpenFunc) {
 	for _, group := range [][]test{
 		schemaTests, keyTests, webhookTests, publishTests, listTests, retryTests,
 		claimTests, attemptTests, opsTests, replayTests, healthTests, orderingTests, batchTests,
-		concurrentPublishTests, attemptBatchTests, listingTests,
+		concurrentPublishTests, attemptBatchTests, listingTests, listingCountTests,
 	} {
 		tests = append(tests, group...)
 	}
