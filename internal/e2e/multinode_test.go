@@ -18,7 +18,7 @@ import (
 
 // TestMultiNodeKill runs three hookd nodes on one PostgreSQL, publishes 10,000 events through
 // all three, kill -9s one of them mid-delivery, and checks that every event reached the
-// receiver, that the only duplicates are attempts the dead node had in flight, and that the log
+// receiver, that the only duplicates are attempts the dead node made and did not record, and that the log
 // agrees with what the receiver saw.
 func TestMultiNodeKill(t *testing.T) {
 	t.Parallel()
@@ -162,8 +162,10 @@ func TestMultiNodeKill(t *testing.T) {
 			t.Errorf("delivery %d: receiver got %d requests, log records %d attempts", id, hits[id], r.Attempts)
 		}
 	}
-	if duplicates > concurrency {
-		t.Errorf("%d deliveries were received once more than recorded; at most %d (the killed node's in-flight attempts) may be", duplicates, concurrency)
+	// A node holds two claims per sender: besides its attempts in flight, as many may have been
+	// made and wait to be recorded.
+	if duplicates > 2*concurrency {
+		t.Errorf("%d deliveries were received once more than recorded; at most %d (the killed node's attempts in flight or not yet recorded) may be", duplicates, 2*concurrency)
 	}
 	t.Logf("%d events, %d receiver requests, %d duplicates from the killed node", events, total.Load(), duplicates)
 }
