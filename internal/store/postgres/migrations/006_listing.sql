@@ -93,44 +93,33 @@ BEGIN
     END IF;
 END $$;
 
--- delivery_counts_maybe_fold folds when the deltas lo_id..hi_id crossed a multiple of 512.
-CREATE FUNCTION delivery_counts_maybe_fold(lo_id bigint, hi_id bigint) RETURNS void LANGUAGE plpgsql AS $$
+-- delivery_counts_maybe_fold folds when the deltas this session just appended (added of
+-- them) took an id past a multiple of 512 (about: ids of concurrent statements interleave).
+CREATE FUNCTION delivery_counts_maybe_fold(added bigint) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    IF hi_id / 512 > (lo_id - 1) / 512 THEN
+    IF added > 0 AND currval('delivery_count_deltas_id_seq') % 512 < added THEN
         PERFORM delivery_counts_fold();
     END IF;
 END $$;
 
 -- The triggers run once per statement, on the statement's rows: a publish or an
 -- AttemptRecord of many deliveries appends one delta per group, not per delivery.
-CREATE FUNCTION deliveries_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION deliveries_count_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    lo_id bigint; hi_id bigint;
+    added bigint;
 BEGIN
-    WITH ins AS (
+    IF TG_OP = 'INSERT' THEN
         INSERT INTO delivery_count_deltas (bucket, webhook_id, trigger, class, n, lo, hi)
         SELECT delivery_hour(delivered_on), webhook_id, trigger, delivery_class(status, attempts),
             count(*), min(id), max(id)
-        FROM new_rows GROUP BY 1, 2, 3, 4
-        RETURNING id
-    )
-    SELECT min(id), max(id) INTO lo_id, hi_id FROM ins;
-    PERFORM delivery_counts_maybe_fold(lo_id, hi_id);
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION deliveries_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    lo_id bigint; hi_id bigint;
-BEGIN
-    WITH ins AS (
+        FROM new_rows GROUP BY 1, 2, 3, 4;
+    ELSE
         INSERT INTO delivery_count_deltas (bucket, webhook_id, trigger, class, n)
         SELECT delivery_hour(delivered_on), webhook_id, trigger, delivery_class(status, attempts), -count(*)
-        FROM old_rows GROUP BY 1, 2, 3, 4
-        RETURNING id
-    )
-    SELECT min(id), max(id) INTO lo_id, hi_id FROM ins;
-    PERFORM delivery_counts_maybe_fold(lo_id, hi_id);
+        FROM old_rows GROUP BY 1, 2, 3, 4;
+    END IF;
+    GET DIAGNOSTICS added = ROW_COUNT;
+    PERFORM delivery_counts_maybe_fold(added);
     RETURN NULL;
 END $$;
 
@@ -138,7 +127,7 @@ END $$;
 -- before computing any key, and they append nothing. MATERIALIZED computes each key once.
 CREATE FUNCTION deliveries_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    lo_id bigint; hi_id bigint;
+    added bigint;
 BEGIN
     WITH moved AS MATERIALIZED (
         SELECT delivery_hour(o.delivered_on) AS ob, o.webhook_id AS ow, o.trigger AS ot,
@@ -148,17 +137,15 @@ BEGIN
         FROM old_rows o JOIN new_rows w ON w.id = o.id
         WHERE o.delivered_on IS DISTINCT FROM w.delivered_on OR o.status <> w.status
             OR o.attempts <> w.attempts OR o.webhook_id <> w.webhook_id OR o.trigger <> w.trigger
-    ), ins AS (
-        INSERT INTO delivery_count_deltas (bucket, webhook_id, trigger, class, n, lo, hi)
-        SELECT k.bucket, k.webhook_id, k.trigger, k.class, sum(k.n), min(k.lo), max(k.hi)
-        FROM moved m CROSS JOIN LATERAL (VALUES (m.ob, m.ow, m.ot, m.oc, -1, NULL::bigint, NULL::bigint),
-            (m.nb, m.nw, m.nt, m.nc, 1, m.id, m.id)) AS k(bucket, webhook_id, trigger, class, n, lo, hi)
-        WHERE (m.ob, m.ow, m.ot, m.oc) <> (m.nb, m.nw, m.nt, m.nc)
-        GROUP BY 1, 2, 3, 4
-        RETURNING id
     )
-    SELECT min(id), max(id) INTO lo_id, hi_id FROM ins;
-    PERFORM delivery_counts_maybe_fold(lo_id, hi_id);
+    INSERT INTO delivery_count_deltas (bucket, webhook_id, trigger, class, n, lo, hi)
+    SELECT k.bucket, k.webhook_id, k.trigger, k.class, sum(k.n), min(k.lo), max(k.hi)
+    FROM moved m CROSS JOIN LATERAL (VALUES (m.ob, m.ow, m.ot, m.oc, -1, NULL::bigint, NULL::bigint),
+        (m.nb, m.nw, m.nt, m.nc, 1, m.id, m.id)) AS k(bucket, webhook_id, trigger, class, n, lo, hi)
+    WHERE (m.ob, m.ow, m.ot, m.oc) <> (m.nb, m.nw, m.nt, m.nc)
+    GROUP BY 1, 2, 3, 4;
+    GET DIAGNOSTICS added = ROW_COUNT;
+    PERFORM delivery_counts_maybe_fold(added);
     RETURN NULL;
 END $$;
 
@@ -172,9 +159,9 @@ END $$;
 -- The triggers first (their lock on deliveries holds writers until this migration commits),
 -- then the count of what is there.
 CREATE TRIGGER deliveries_count_insert AFTER INSERT ON deliveries
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION deliveries_count_insert();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION deliveries_count_rows();
 CREATE TRIGGER deliveries_count_delete AFTER DELETE ON deliveries
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION deliveries_count_delete();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION deliveries_count_rows();
 CREATE TRIGGER deliveries_count_update AFTER UPDATE ON deliveries
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION deliveries_count_update();
 CREATE TRIGGER deliveries_count_truncate AFTER TRUNCATE ON deliveries
