@@ -3,10 +3,17 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 )
 
-const pathEvents = "/api/2.0/webhooks/events"
+const (
+	pathEvents      = "/api/2.0/webhooks/events"
+	pathEventsBatch = "/api/2.0/webhooks/events/batch"
+)
+
+// MaxPublishBatch is the most events one PublishBatch may carry.
+const MaxPublishBatch = 1000
 
 // PublishParams is an event to publish (hookd only).
 type PublishParams struct {
@@ -15,6 +22,10 @@ type PublishParams struct {
 	TargetID string          // the entity id matched against webhooks' targetId
 	// CreateBy is the acting user (uuid) put in the body's event.createBy.
 	CreateBy string
+	// OrderingKey groups the events an ordered webhook delivers one at a time, in publish
+	// order. nil leaves it to the server, which uses TargetID; a pointer to "" publishes the
+	// event unordered.
+	OrderingKey *string
 }
 
 // PublishedDelivery is a delivery created by a publish.
@@ -31,8 +42,16 @@ type PublishResult struct {
 	Deliveries []PublishedDelivery `json:"deliveries"`
 }
 
-// Publish stores an event and queues its deliveries (hookd's POST /api/2.0/webhooks/events).
-func (c *Client) Publish(ctx context.Context, p PublishParams) (*PublishResult, error) {
+// publishBody is the wire form of one event to publish.
+type publishBody struct {
+	Trigger     any             `json:"trigger"`
+	Payload     json.RawMessage `json:"payload"`
+	TargetID    string          `json:"targetId,omitempty"`
+	CreateBy    string          `json:"createBy,omitempty"`
+	OrderingKey *string         `json:"orderingKey,omitempty"`
+}
+
+func newPublishBody(p PublishParams) publishBody {
 	payload := p.Payload
 	if len(payload) == 0 {
 		payload = json.RawMessage("null")
@@ -41,15 +60,40 @@ func (c *Client) Publish(ctx context.Context, p PublishParams) (*PublishResult, 
 	if names := p.Trigger.Names(); len(names) == 1 {
 		trigger = names[0]
 	}
-	body := struct {
-		Trigger  any             `json:"trigger"`
-		Payload  json.RawMessage `json:"payload"`
-		TargetID string          `json:"targetId,omitempty"`
-		CreateBy string          `json:"createBy,omitempty"`
-	}{trigger, payload, p.TargetID, p.CreateBy}
+	return publishBody{trigger, payload, p.TargetID, p.CreateBy, p.OrderingKey}
+}
+
+// Publish stores an event and queues its deliveries (hookd's POST /api/2.0/webhooks/events).
+func (c *Client) Publish(ctx context.Context, p PublishParams) (*PublishResult, error) {
 	var out PublishResult
-	if _, err := c.do(ctx, request{method: http.MethodPost, path: pathEvents, body: body}, &out); err != nil {
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: pathEvents, body: newPublishBody(p)}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// PublishBatch stores 1 to MaxPublishBatch events in one request and one transaction (hookd's
+// POST /api/2.0/webhooks/events/batch) and returns their results in the same order. Either
+// every event is queued or none is: the error of an invalid event names its index
+// (events[i]).
+func (c *Client) PublishBatch(ctx context.Context, ps []PublishParams) ([]*PublishResult, error) {
+	if len(ps) == 0 || len(ps) > MaxPublishBatch {
+		return nil, fmt.Errorf("publish batch: 1 to %d events, got %d", MaxPublishBatch, len(ps))
+	}
+	body := struct {
+		Events []publishBody `json:"events"`
+	}{make([]publishBody, len(ps))}
+	for i, p := range ps {
+		body.Events[i] = newPublishBody(p)
+	}
+	var out struct {
+		Events []*PublishResult `json:"events"`
+	}
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: pathEventsBatch, body: body}, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Events) != len(ps) {
+		return nil, fmt.Errorf("publish batch: %d results for %d events", len(out.Events), len(ps))
+	}
+	return out.Events, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/client"
 	"github.com/hookd/hookd/internal/servertest"
 )
@@ -84,5 +85,61 @@ func TestPublishRefusesBadInput(t *testing.T) {
 				t.Errorf("got exit %d %q, want %d and %q", r.code, r.stderr, ExitUsage, tt.want)
 			}
 		})
+	}
+}
+
+// TestClientPublishBatch publishes through the client library's PublishBatch against a real
+// server: results in order, ordering keys as given (nil: the target id; "": unordered), and a
+// batch with one bad event refused whole, naming its index.
+func TestClientPublishBatch(t *testing.T) {
+	t.Parallel()
+	e := startServer(t)
+	rc := newReceiver(t, "publish-secret", 200)
+	createWebhook(t, e, rc, "files", "--triggers", "file.created")
+	cl, err := client.New(e.URL, e.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	key, none := "doc-7", ""
+	res, err := cl.PublishBatch(ctx, []client.PublishParams{
+		{Trigger: client.TriggerFileCreated, Payload: []byte(`{"n":0}`), TargetID: "7", OrderingKey: &key},
+		{Trigger: client.TriggerFileCreated, Payload: []byte(`{"n":1}`), TargetID: "8"},
+		{Trigger: client.TriggerFileCreated, Payload: []byte(`{"n":2}`), TargetID: "9", OrderingKey: &none},
+	})
+	if err != nil {
+		t.Fatalf("PublishBatch: %v", err)
+	}
+	if len(res) != 3 {
+		t.Fatalf("got %d results, want 3", len(res))
+	}
+	for i, want := range []struct{ payload, key string }{{`"n":0`, "doc-7"}, {`"n":1`, "8"}, {`"n":2`, ""}} {
+		if len(res[i].Deliveries) != 1 {
+			t.Fatalf("event %d: got %d deliveries, want 1", i, len(res[i].Deliveries))
+		}
+		d, err := e.Store.DeliveryGet(ctx, res[i].Deliveries[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(d.Event.Payload), want.payload) || d.Event.OrderingKey != want.key {
+			t.Errorf("event %d: got payload %s ordering key %q, want %s and %q", i, d.Event.Payload, d.Event.OrderingKey, want.payload, want.key)
+		}
+	}
+	_, err = cl.PublishBatch(ctx, []client.PublishParams{
+		{Trigger: client.TriggerFileCreated, Payload: []byte(`{"n":3}`)},
+		{Trigger: 0, Payload: []byte(`{"n":4}`)},
+	})
+	if err == nil || !strings.Contains(err.Error(), "events[1]") {
+		t.Errorf("got error %v, want the bad event named events[1]", err)
+	}
+	if _, err := cl.PublishBatch(ctx, nil); err == nil {
+		t.Error("an empty batch was sent, want it refused before sending")
+	}
+	ds, total, err := e.Store.DeliveryList(ctx, hookd.DeliveryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 3 {
+		t.Errorf("got %d deliveries stored (%d listed), want the 3 of the good batch only", total, len(ds))
 	}
 }
