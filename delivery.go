@@ -185,6 +185,24 @@ func ParseGroupStatus(s string) (GroupStatus, error) {
 	return g, nil
 }
 
+// StatusClasses are the status classes the stores count deliveries by (their listing counts),
+// one status of each, in class order: class 2i+1 is StatusClasses[i] attempted, 2i never
+// attempted. Within a class Includes gives one answer, so counts per class are exact.
+var StatusClasses = [6]int{0, 100, 200, 300, 400, 500}
+
+// Classes returns the status classes (see StatusClasses) whose deliveries g selects.
+func (g GroupStatus) Classes() []int {
+	var out []int
+	for i, status := range StatusClasses {
+		for attempted := range 2 {
+			if g.Includes(status, attempted) {
+				out = append(out, 2*i+attempted)
+			}
+		}
+	}
+	return out
+}
+
 // Includes reports whether a delivery with this last status and attempt count falls in g.
 // It is the reference for the SQL each store writes; storetest checks the two agree.
 func (g GroupStatus) Includes(status, attempts int) bool {

@@ -32,23 +32,6 @@ const neverBucket = -4611686018427387904 // the bucket of deliveries never attem
 const countsFrom = ` FROM (SELECT bucket, webhook_id, trigger, class, n, lo, hi FROM delivery_counts
 	UNION ALL SELECT bucket, webhook_id, trigger, class, n, lo, hi FROM delivery_count_deltas) c`
 
-// classStatuses are a status of each class of delivery_class, in class order / 2.
-var classStatuses = [6]int{0, 100, 200, 300, 400, 500}
-
-// classesOf returns the classes whose deliveries g selects. A class fixes what
-// GroupStatus.Includes looks at, so this is exact.
-func classesOf(g hookd.GroupStatus) []int {
-	var out []int
-	for i, status := range classStatuses {
-		for attempted := range 2 {
-			if g.Includes(status, attempted) {
-				out = append(out, 2*i+attempted)
-			}
-		}
-	}
-	return out
-}
-
 // hourOf is delivery_hour: the hour of t since 1970, rounded down.
 func hourOf(t time.Time) int64 {
 	s := t.Unix()
@@ -121,7 +104,7 @@ func planList(ctx context.Context, tx pgx.Tx, f hookd.DeliveryFilter) (*listPlan
 		conds = append(conds, `c.trigger = `+args.add(int64(f.Trigger)))
 	}
 	if f.GroupStatus != 0 {
-		conds = append(conds, `c.class = ANY(`+args.add(classesOf(f.GroupStatus))+`::smallint[])`)
+		conds = append(conds, `c.class = ANY(`+args.add(f.GroupStatus.Classes())+`::smallint[])`)
 	}
 	where := ""
 	if len(conds) > 0 {

@@ -29,23 +29,6 @@ const (
 	neverBucket = -4611686018427387904 // the bucket of deliveries never attempted
 )
 
-// classStatuses are a status of each class of classSQL, in class order / 2.
-var classStatuses = [6]int{0, 100, 200, 300, 400, 500}
-
-// classesOf returns the classes whose deliveries g selects (every class for 0). A class
-// fixes what GroupStatus.Includes looks at, so this is exact.
-func classesOf(g hookd.GroupStatus) []int {
-	var out []int
-	for i, status := range classStatuses {
-		for attempted := range 2 {
-			if g.Includes(status, attempted) {
-				out = append(out, 2*i+attempted)
-			}
-		}
-	}
-	return out
-}
-
 // listPlan is what the counters say about a filter.
 type listPlan struct {
 	total   int64
@@ -243,7 +226,7 @@ func countsWhere(f hookd.DeliveryFilter, conds []string) (string, string, []any)
 		join = ` JOIN webhooks w ON w.id = c.webhook_id`
 	}
 	if f.GroupStatus != 0 {
-		conds = append(conds, `c.class IN (`+joinInts(classesOf(f.GroupStatus))+`)`)
+		conds = append(conds, `c.class IN (`+joinInts(f.GroupStatus.Classes())+`)`)
 	}
 	for _, c := range []struct {
 		set  bool
