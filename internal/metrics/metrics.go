@@ -111,7 +111,7 @@ func New(stats StatsSource, cfg Config) *Metrics {
 		}, []string{"reason"}),
 		healthChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_webhook_health_changes_total",
-			Help: "Changes of a webhook's health state made through this process, by the state entered (healthy, degraded, paused).",
+			Help: "Changes of a webhook's health state made through this process, by the state entered (healthy, degraded, paused); enabling a degraded or paused webhook counts as a change to healthy.",
 		}, []string{"to"}),
 		pruned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookd_deliveries_pruned_total",

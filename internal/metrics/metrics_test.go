@@ -361,6 +361,17 @@ func TestHealthChangesAndHeld(t *testing.T) {
 		want(t, step.name+": changes to healthy", changes(hookd.HealthHealthy), step.healthy)
 	}
 
+	// Enabling resumes a paused webhook: a change to healthy; enabling a healthy one is none.
+	if _, _, err := s.WebhookHealthSet(ctx, &hookd.WebhookHealthParams{ID: a, From: hookd.HealthHealthy, To: hookd.HealthPaused, ProbeAt: hookd.NeverProbe}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{a, a} {
+		if _, err := s.WebhookSetEnabled(ctx, id, true, "u", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(t, "changes to healthy after enabling a paused webhook twice", changes(hookd.HealthHealthy), 2)
+
 	// One webhook of each state, and deliveries held by the paused one.
 	if _, _, err := s.WebhookHealthSet(ctx, &hookd.WebhookHealthParams{ID: hooks[1].ID, To: hookd.HealthPaused, ProbeAt: hookd.NeverProbe}); err != nil {
 		t.Fatal(err)

@@ -162,13 +162,23 @@ func (s *observedStore) AttemptRecord(ctx context.Context, results []*hookd.Atte
 	return nil
 }
 
-// WebhookSetEnabled forgets a counted 410 of a webhook switched on again.
+// WebhookSetEnabled forgets a counted 410 of a webhook switched on again, and counts a
+// degraded or paused webhook that enabling made healthy as a change to healthy.
 func (s *observedStore) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, modifiedBy, reason string) (*hookd.Webhook, error) {
+	var before hookd.WebhookHealth
+	if enabled {
+		if b, err := s.Store.WebhookGet(ctx, id); err == nil {
+			before = b.Health
+		}
+	}
 	w, err := s.Store.WebhookSetEnabled(ctx, id, enabled, modifiedBy, reason)
 	if err == nil && enabled {
 		s.mu.Lock()
 		delete(s.gone, id)
 		s.mu.Unlock()
+		if (before == hookd.HealthDegraded || before == hookd.HealthPaused) && w.State() == hookd.HealthHealthy {
+			s.m.healthChanges.WithLabelValues(string(hookd.HealthHealthy)).Inc()
+		}
 	}
 	return w, err
 }
