@@ -232,6 +232,14 @@ func (a *API) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	if !hook.Enabled && updated.Enabled {
+		// Switched on by an update: as the enable route does, this resumes a webhook paused
+		// before it was switched off and releases its held deliveries.
+		if updated, err = a.store.WebhookSetEnabled(r.Context(), updated.ID, true, k.UserID, ""); err != nil {
+			return err
+		}
+		a.wakeDispatcher()
+	}
 	return writeOK(w, r, newWebhookDTO(updated, now))
 }
 

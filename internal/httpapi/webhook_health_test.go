@@ -157,6 +157,26 @@ func TestWebhookPauseResume(t *testing.T) {
 		t.Errorf("got health %q after enabling a paused webhook, want healthy", got.Health)
 	}
 
+	// So does switching it on with an update (PUT /settings/webhook, enabled true).
+	f.do(&f.user, "POST", path+"/pause", "").ok(t, 200, &got)
+	third := f.publish(`"file.created"`, `{"id":3}`).Deliveries[0].ID
+	f.do(&f.user, "PUT", "/api/2.0/settings/webhook/enable", `{"id":`+itoa(hook.ID)+`,"enabled":false}`).ok(t, 200, &got)
+	f.do(&f.user, "PUT", "/api/2.0/settings/webhook",
+		`{"id":`+itoa(hook.ID)+`,"name":"mine","uri":"https://example.com/mine","enabled":true}`).ok(t, 200, &got)
+	if got.Health != "healthy" || !got.Enabled {
+		t.Errorf("got health %q enabled %v after an update switched the paused webhook on, want healthy and on", got.Health, got.Enabled)
+	}
+	if s := states(); s[third] != "pending" {
+		t.Errorf("got state %q of the delivery held by the pause, want pending after the update switched the webhook on", s[third])
+	}
+	// An update of a webhook that is on leaves its health alone.
+	f.do(&f.user, "POST", path+"/pause", "").ok(t, 200, &got)
+	f.do(&f.user, "PUT", "/api/2.0/settings/webhook",
+		`{"id":`+itoa(hook.ID)+`,"name":"renamed","uri":"https://example.com/mine","enabled":true}`).ok(t, 200, &got)
+	if got.Health != "paused" {
+		t.Errorf("got health %q after renaming a paused webhook, want paused", got.Health)
+	}
+
 	f.do(&f.user, "POST", "/api/2.0/webhooks/999/pause", "").fails(t, 404, "")
 	f.do(&f.user2, "POST", path+"/resume", "").fails(t, 403, "Access denied")
 }

@@ -180,3 +180,39 @@ func TestWebhookOrderedOption(t *testing.T) {
 		t.Errorf("ordered tags on the list: got %d, want 1 (seq only)", n)
 	}
 }
+
+// TestWebhookEditEnablingResumes: switching a paused webhook off and on again with the edit
+// form resumes it, as the switch of the list does: healthy, held deliveries due again.
+func TestWebhookEditEnablingResumes(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	b, k := e.signedIn(t, hookd.RoleUser, hookd.ScopeWrite)
+	hook := e.webhook(t, k, "paused")
+	ctx := context.Background()
+	path := fmt.Sprintf("/webhooks/%d", hook.ID)
+	wantRedirect(t, "pause", b.submit(t, "/webhooks", path+"/pause", url.Values{"return": {"/webhooks"}}), "/webhooks")
+	ds := e.publish(t, 1<<7)
+	if len(ds) != 1 || ds[0].State != hookd.DeliveryStateHeld {
+		t.Fatalf("publish to a paused webhook: got %+v, want one held delivery", ds)
+	}
+	if _, err := e.store.WebhookSetEnabled(ctx, hook.ID, false, k.UserID, ""); err != nil {
+		t.Fatal(err)
+	}
+	woke := e.woke.Load()
+	form := hookForm("paused")
+	form.Set("secret", "")
+	wantRedirect(t, "save enabled", b.submit(t, path+"/edit", path, form), "/webhooks")
+	got, err := e.store.WebhookGet(ctx, hook.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Enabled || got.State() != hookd.HealthHealthy {
+		t.Errorf("after the edit: got enabled %v, state %q; want enabled and healthy", got.Enabled, got.State())
+	}
+	if d, err := e.store.DeliveryGet(ctx, ds[0].ID); err != nil || d.State != hookd.DeliveryStatePending {
+		t.Errorf("held delivery after the edit: got %v (%v), want pending", d, err)
+	}
+	if e.woke.Load() == woke {
+		t.Error("the edit that switched the webhook on did not wake the dispatcher")
+	}
+}

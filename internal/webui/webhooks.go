@@ -178,6 +178,14 @@ func (u *UI) handleWebhookUpdate(w http.ResponseWriter, r *http.Request, s *sess
 	if err != nil {
 		return u.formError(w, r, s, f, false, err)
 	}
+	if !hook.Enabled && updated.Enabled {
+		// Switched on by the form: as the switch of the list does, this resumes a webhook
+		// paused before it was switched off and releases its held deliveries.
+		if updated, err = u.store.WebhookSetEnabled(r.Context(), hook.ID, true, s.key.UserID, ""); err != nil {
+			return err
+		}
+		u.wakeDispatcher()
+	}
 	u.setFlash(w, flash{Text: fmt.Sprintf("Webhook %q saved.", updated.Name)})
 	http.Redirect(w, r, "/webhooks", http.StatusSeeOther)
 	return nil
@@ -208,6 +216,7 @@ func (u *UI) handleWebhookEnable(w http.ResponseWriter, r *http.Request, s *sess
 	state := "disabled"
 	if updated.Enabled {
 		state = "enabled"
+		u.wakeDispatcher() // deliveries a pause held are released
 	}
 	u.setFlash(w, flash{Text: fmt.Sprintf("Webhook %q %s.", updated.Name, state)})
 	http.Redirect(w, r, "/webhooks", http.StatusSeeOther)
