@@ -57,7 +57,8 @@ type Store interface {
 	WebhookHealthSet(ctx context.Context, p *WebhookHealthParams) (*Webhook, bool, error)
 	// WebhookProbeDue starts the probes that have come due: for every enabled paused webhook
 	// whose ProbeAt is not after now, it moves the webhook's oldest held delivery (lowest
-	// NextAttemptAt, then id) to due now (pending or retrying) and sets ProbeAt to now+lease,
+	// NextAttemptAt, then id) that its ordering key lets go (one an older open delivery of its
+	// key blocks could not be claimed) to due now (pending or retrying) and sets ProbeAt to now+lease,
 	// so that no other caller probes it meanwhile. It returns the webhooks probed, each
 	// counted whether or not it had a held delivery.
 	WebhookProbeDue(ctx context.Context, lease time.Duration) ([]*Webhook, error)
