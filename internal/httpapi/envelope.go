@@ -150,10 +150,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // requestURL returns the absolute URL of the request, query included, for the envelope's
-// links. The scheme comes from the connection: a TLS-terminating proxy in front shows http.
+// links. The scheme is the connection's, or https when a TLS-terminating proxy in front says
+// so with X-Forwarded-Proto. The link only echoes the request back to its client (as its Host
+// does), so the header needs no trust.
 func requestURL(r *http.Request) string {
 	scheme := "http"
-	if r.TLS != nil {
+	if proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); r.TLS != nil || strings.EqualFold(strings.TrimSpace(proto), "https") {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + r.URL.RequestURI()
