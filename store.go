@@ -108,6 +108,11 @@ type Store interface {
 	// before `before`, with their attempts, and events left without deliveries; it returns how
 	// many deliveries it deleted. Small limits keep each transaction short.
 	DeliveryPrune(ctx context.Context, before time.Time, limit int) (int, error)
+	// ReplayPrune deletes up to limit items of retry-by-filter jobs that finished (done or
+	// cancelled) before `before`, then the finished jobs left without items; it returns how
+	// many items and jobs it deleted together. Jobs still queued or running are kept whatever
+	// their age.
+	ReplayPrune(ctx context.Context, before time.Time, limit int) (int, error)
 	// WebhookDisableFailing disables every enabled webhook whose last attempt failed and that
 	// has not succeeded since `since` (counting from its creation when it never succeeded),
 	// with the given reason, and returns the webhooks it disabled.

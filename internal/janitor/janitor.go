@@ -29,6 +29,7 @@ const (
 // Store is what the janitor needs of a hookd.Store.
 type Store interface {
 	DeliveryPrune(ctx context.Context, before time.Time, limit int) (int, error)
+	ReplayPrune(ctx context.Context, before time.Time, limit int) (int, error)
 	WebhookDisableFailing(ctx context.Context, since time.Time, reason string) ([]*hookd.Webhook, error)
 }
 
@@ -37,12 +38,14 @@ type Config struct {
 	// Interval is the time between two passes. Default 1 min.
 	Interval time.Duration
 	// Retention is how long finished (delivered or failed) deliveries are kept, counted from
-	// their creation. Default 720 h (30 days); negative keeps them forever.
+	// their creation, and finished retry-by-filter jobs with their items, counted from their
+	// end. Default 720 h (30 days); negative keeps them forever.
 	Retention time.Duration
 	// DisableAfter is how long a failing webhook may go without a successful delivery before
 	// it is switched off. Default 72 h, as DocSpace; negative never switches one off.
 	DisableAfter time.Duration
-	// PruneBatch is the most deliveries deleted in one transaction. Default 500.
+	// PruneBatch is the most deliveries (or retry-by-filter items) deleted in one
+	// transaction. Default 500.
 	PruneBatch int
 	// PrunePause is the wait between two prune batches, which leaves the database to the
 	// delivery workers for a while. Default 100 ms.
@@ -105,10 +108,13 @@ func (j *Janitor) Run(ctx context.Context) error {
 	}
 }
 
-// Pass switches off the webhooks that failed too long, then prunes old deliveries batch after
-// batch until none is left or ctx ends. Both steps run even when the other fails.
+// Pass switches off the webhooks that failed too long, then prunes old deliveries, then old
+// retry-by-filter jobs, batch after batch until none is left or ctx ends. Every step runs even
+// when another fails.
 func (j *Janitor) Pass(ctx context.Context) error {
-	return errors.Join(j.disableFailing(ctx), j.prune(ctx))
+	return errors.Join(j.disableFailing(ctx),
+		j.prune(ctx, "deliveries", "deliveries", j.store.DeliveryPrune),
+		j.prune(ctx, "retry-by-filter jobs", "jobs_and_items", j.store.ReplayPrune))
 }
 
 // disableFailing switches off the webhooks without a success for DisableAfter, and logs each.
@@ -129,9 +135,9 @@ func (j *Janitor) disableFailing(ctx context.Context) error {
 	return nil
 }
 
-// prune deletes finished deliveries older than Retention, PruneBatch at a time with a pause
-// between batches, until a batch comes back short.
-func (j *Janitor) prune(ctx context.Context) error {
+// prune deletes what fn deletes (what is older than Retention), PruneBatch at a time with a
+// pause between batches, until a batch comes back short, and logs the count under key.
+func (j *Janitor) prune(ctx context.Context, what, key string, fn func(context.Context, time.Time, int) (int, error)) error {
 	if j.cfg.Retention < 0 {
 		return nil
 	}
@@ -139,17 +145,17 @@ func (j *Janitor) prune(ctx context.Context) error {
 	total := 0
 	defer func() {
 		if total > 0 {
-			j.log.Info("pruned old deliveries", "deliveries", total, "before", before)
+			j.log.Info("pruned old "+what, key, total, "before", before)
 		}
 	}()
 	pause := time.NewTimer(0)
 	defer pause.Stop()
 	<-pause.C
 	for {
-		n, err := j.store.DeliveryPrune(ctx, before, j.cfg.PruneBatch)
+		n, err := fn(ctx, before, j.cfg.PruneBatch)
 		total += n
 		if err != nil {
-			return fmt.Errorf("prune deliveries: %w", err)
+			return fmt.Errorf("prune %s: %w", what, err)
 		}
 		if n < j.cfg.PruneBatch {
 			return nil

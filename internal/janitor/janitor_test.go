@@ -28,6 +28,7 @@ type countingStore struct {
 	Store
 	mu       sync.Mutex
 	prunes   []int
+	replays  []time.Time // the before of each ReplayPrune call
 	disables int
 	failWith error
 }
@@ -44,6 +45,16 @@ func (s *countingStore) DeliveryPrune(ctx context.Context, before time.Time, lim
 		return 0, nil
 	}
 	return s.Store.DeliveryPrune(ctx, before, limit)
+}
+
+func (s *countingStore) ReplayPrune(ctx context.Context, before time.Time, limit int) (int, error) {
+	s.mu.Lock()
+	s.replays = append(s.replays, before)
+	s.mu.Unlock()
+	if s.Store == nil {
+		return 0, nil
+	}
+	return s.Store.ReplayPrune(ctx, before, limit)
 }
 
 func (s *countingStore) WebhookDisableFailing(ctx context.Context, since time.Time, reason string) ([]*hookd.Webhook, error) {
@@ -157,6 +168,11 @@ func TestPassPrunesOldDeliveriesInBatches(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "deliveries=5") {
 		t.Errorf("log does not report 5 pruned deliveries:\n%s", logs.String())
+	}
+	// Finished retry-by-filter jobs go after the same retention (the store's contract suite
+	// checks what ReplayPrune deletes).
+	if want := f.clock.Now().Add(-DefaultRetention); len(store.replays) != 1 || !store.replays[0].Equal(want) {
+		t.Errorf("got ReplayPrune calls before %v, want one before %v", store.replays, want)
 	}
 }
 

@@ -136,3 +136,39 @@ func (s *Store) WebhookDisableFailing(ctx context.Context, since time.Time, reas
 	}
 	return ws, nil
 }
+
+// replayItemsPruneQuery deletes up to ?2 items of jobs finished before ?1.
+const replayItemsPruneQuery = `DELETE FROM replay_items WHERE (replay_id, delivery_id) IN (
+		SELECT i.replay_id, i.delivery_id FROM replays r JOIN replay_items i ON i.replay_id = r.id
+		WHERE r.state IN ('done', 'cancelled') AND r.finished_on < ?1 LIMIT ?2)`
+
+// replaysPruneQuery deletes the jobs finished before ?1 that have no item left.
+const replaysPruneQuery = `DELETE FROM replays WHERE state IN ('done', 'cancelled') AND finished_on < ?1
+		AND NOT EXISTS (SELECT 1 FROM replay_items i WHERE i.replay_id = replays.id)`
+
+// ReplayPrune deletes up to limit items of jobs finished before `before`, then the finished
+// jobs left without items, in one transaction.
+func (s *Store) ReplayPrune(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune replays: %w", err)
+	}
+	defer tx.Rollback()
+	items, err := tx.ExecContext(ctx, replayItemsPruneQuery, micros(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune replay items: %w", err)
+	}
+	jobs, err := tx.ExecContext(ctx, replaysPruneQuery, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune replays: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune replays: %w", err)
+	}
+	ni, _ := items.RowsAffected()
+	nj, _ := jobs.RowsAffected()
+	return int(ni + nj), nil
+}

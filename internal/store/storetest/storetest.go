@@ -65,7 +65,7 @@ func Run(t *testing.T, open OpenFunc) {
 	for _, group := range [][]test{
 		schemaTests, keyTests, webhookTests, publishTests, listTests, retryTests,
 		claimTests, attemptTests, opsTests, replayTests, healthTests, orderingTests, batchTests,
-		concurrentPublishTests, attemptBatchTests, listingTests, listingCountTests,
+		concurrentPublishTests, attemptBatchTests, listingTests, listingCountTests, replayPruneTests,
 	} {
 		tests = append(tests, group...)
 	}
