@@ -12,20 +12,6 @@ import (
 	"github.com/hookd/hookd"
 )
 
-const eventInsertQuery = `INSERT INTO events (trigger_id, payload, target_id, created_by, created_on, ordering_key)
-	VALUES (?, ?, ?, ?, ?, ?) RETURNING id`
-
-// deliveryFanOutQuery creates the deliveries of a new event: one per enabled webhook whose mask
-// matches (0 = every trigger) and whose target, if any, is the event's; held for a paused
-// webhook, with the event's ordering key ?6 for an ordered one.
-const deliveryFanOutQuery = `INSERT INTO deliveries
-	(webhook_id, event_id, trigger_id, state, created_by, created_on, next_attempt_at, ordering_key)
-	SELECT w.id, ?1, ?2, ` + newDeliveryState + `, ?3, ?4, ?4, CASE WHEN w.ordered THEN ?6 ELSE '' END
-	FROM webhooks w
-	WHERE w.enabled AND (w.triggers = 0 OR (w.triggers & ?2) <> 0) AND (w.target_id = '' OR w.target_id = ?5)
-	ORDER BY w.id
-	RETURNING id, webhook_id, state, ordering_key, (SELECT name FROM webhooks WHERE id = webhook_id)`
-
 // newDeliveryState is the state of a new delivery to webhook w: held while it is paused.
 const newDeliveryState = `CASE WHEN w.health = 'paused' THEN 'held' ELSE 'pending' END`
 
@@ -61,23 +47,26 @@ func (s *Store) EventPublishBatch(ctx context.Context, ps []*hookd.EventPublishP
 	return out, nil
 }
 
-// publishTx publishes valid events in order in one write transaction.
+// publishTx publishes valid events in order in one write transaction, set-based: the events
+// go in chunks (recordChunks sizes), each chunk one multi-row INSERT of its events and one
+// INSERT ... SELECT of all their deliveries, instead of two statements per event.
 func (s *Store) publishTx(ctx context.Context, ps []*hookd.EventPublishParams) ([]*hookd.Published, error) {
-	tx, sts, err := s.begin(ctx, eventInsertQuery, deliveryFanOutQuery)
+	tx, sts, err := s.begin(ctx, publishQueries...)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
 	now := s.now()
-	out := make([]*hookd.Published, 0, len(ps))
-	for i, p := range ps {
-		ev, ds, err := publish(ctx, sts, p, now)
-		if err != nil && len(ps) > 1 {
-			return nil, fmt.Errorf("events[%d]: %w", i, err)
-		} else if err != nil {
-			return nil, err
-		}
-		out = append(out, &hookd.Published{Event: ev, Deliveries: ds})
+	out := make([]*hookd.Published, len(ps))
+	idx := make([]int, len(ps))
+	for i := range idx {
+		idx[i] = i
+	}
+	err = chunked(idx, func(size int, part []int) error {
+		return publishChunk(ctx, sts[2*size], sts[2*size+1], ps, part, now, out)
+	})
+	if err != nil {
+		return nil, formatError(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
@@ -85,45 +74,89 @@ func (s *Store) publishTx(ctx context.Context, ps []*hookd.EventPublishParams) (
 	return out, nil
 }
 
-// publish runs the two statements of one event (eventInsertQuery, deliveryFanOutQuery, bound
-// to the caller's transaction) and returns the event and its deliveries in webhook id order.
-func publish(ctx context.Context, sts []*sql.Stmt, p *hookd.EventPublishParams, now time.Time) (*hookd.Event, []*hookd.Delivery, error) {
-	ev := &hookd.Event{
-		Trigger:     p.Trigger,
-		Payload:     slices.Clone(p.Payload),
-		TargetID:    p.TargetID,
-		OrderingKey: p.OrderingKey,
-		CreatedBy:   p.CreatedBy,
-		CreatedOn:   now,
+// publishQueries lists the statements publishTx prepares: per chunk size an event insert and
+// a fan-out.
+var publishQueries = func() []string {
+	var qs []string
+	for _, n := range recordChunks {
+		qs = append(qs, eventChunkQuery(n), fanOutChunkQuery(n))
 	}
-	if err := sts[0].QueryRowContext(ctx, int64(p.Trigger), []byte(p.Payload), p.TargetID, p.CreatedBy, micros(now), p.OrderingKey).
-		Scan(&ev.ID); err != nil {
-		return nil, nil, formatError(err)
+	return qs
+}()
+
+// eventChunkQuery inserts n events.
+func eventChunkQuery(n int) string {
+	return `INSERT INTO events (trigger_id, payload, target_id, created_by, created_on, ordering_key)
+	VALUES ` + placeholders(n, 6) + ` RETURNING id`
+}
+
+// fanOutChunkQuery creates the deliveries of n new events: one per enabled webhook whose mask
+// matches (0 = every trigger) and whose target, if any, is the event's; held for a paused
+// webhook, with the event's ordering key for an ordered one. ?1 is the time, then per event
+// its id, trigger, user, target id and ordering key. Deliveries are numbered in event order,
+// then webhook order.
+func fanOutChunkQuery(n int) string {
+	return `INSERT INTO deliveries
+	(webhook_id, event_id, trigger_id, state, created_by, created_on, next_attempt_at, ordering_key)
+	SELECT w.id, v.column1, v.column2, ` + newDeliveryState + `, v.column3, ?1, ?1,
+		CASE WHEN w.ordered THEN v.column5 ELSE '' END
+	FROM (VALUES ` + placeholders(n, 5) + `) v JOIN webhooks w
+		ON w.enabled AND (w.triggers = 0 OR (w.triggers & v.column2) <> 0) AND (w.target_id = '' OR w.target_id = v.column4)
+	WHERE true
+	ORDER BY v.column1, w.id
+	RETURNING id, event_id, webhook_id, state, ordering_key, (SELECT name FROM webhooks WHERE id = webhook_id)`
+}
+
+// publishChunk stores the events ps[part...] with the chunk's two statements and sets their
+// results in out.
+func publishChunk(ctx context.Context, events, fanOut *sql.Stmt, ps []*hookd.EventPublishParams, part []int, now time.Time, out []*hookd.Published) error {
+	args := make([]any, 0, 6*len(part))
+	for _, i := range part {
+		p := ps[i]
+		args = append(args, int64(p.Trigger), []byte(p.Payload), p.TargetID, p.CreatedBy, micros(now), p.OrderingKey)
 	}
-	rows, err := sts[1].QueryContext(ctx, ev.ID, int64(p.Trigger), p.UserID, micros(now), p.TargetID, p.OrderingKey)
+	ids, err := queryIDs(ctx, events, args...)
 	if err != nil {
-		return nil, nil, formatError(err)
+		return err
+	}
+	if len(ids) != len(part) {
+		return fmt.Errorf("publish: %d event ids for %d events", len(ids), len(part))
+	}
+	// One writer and no explicit ids: the rows of one INSERT get ascending ids in VALUES order.
+	byID := make(map[int64]int, len(part)) // event id -> index in ps and out
+	fanArgs := append(make([]any, 0, 1+5*len(part)), micros(now))
+	for k, i := range part {
+		p := ps[i]
+		ev := &hookd.Event{ID: ids[k], Trigger: p.Trigger, Payload: slices.Clone(p.Payload), TargetID: p.TargetID,
+			OrderingKey: p.OrderingKey, CreatedBy: p.CreatedBy, CreatedOn: now}
+		out[i] = &hookd.Published{Event: ev, Deliveries: []*hookd.Delivery{}}
+		byID[ev.ID] = i
+		fanArgs = append(fanArgs, ev.ID, int64(p.Trigger), p.UserID, p.TargetID, p.OrderingKey)
+	}
+	rows, err := fanOut.QueryContext(ctx, fanArgs...)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
-	ds := []*hookd.Delivery{}
 	for rows.Next() {
-		d := &hookd.Delivery{
-			EventID:       ev.ID,
-			Trigger:       p.Trigger,
-			CreatedBy:     p.UserID,
-			CreatedOn:     now,
-			NextAttemptAt: now,
-			Event:         ev,
+		var eventID int64
+		d := &hookd.Delivery{CreatedOn: now, NextAttemptAt: now}
+		if err := rows.Scan(&d.ID, &eventID, &d.WebhookID, &d.State, &d.OrderingKey, &d.WebhookName); err != nil {
+			return err
 		}
-		if err := rows.Scan(&d.ID, &d.WebhookID, &d.State, &d.OrderingKey, &d.WebhookName); err != nil {
-			return nil, nil, err
+		i, ok := byID[eventID]
+		if !ok {
+			return fmt.Errorf("publish: delivery %d of unknown event %d", d.ID, eventID)
 		}
-		ds = append(ds, d)
+		d.EventID, d.Trigger, d.CreatedBy, d.Event = eventID, ps[i].Trigger, ps[i].UserID, out[i].Event
+		out[i].Deliveries = append(out[i].Deliveries, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return err
 	}
-	// RETURNING order is unspecified; ids were assigned in webhook order.
-	slices.SortFunc(ds, func(a, b *hookd.Delivery) int { return cmp.Compare(a.WebhookID, b.WebhookID) })
-	return ev, ds, nil
+	for _, i := range part {
+		// RETURNING order is unspecified; ids were assigned in webhook order.
+		slices.SortFunc(out[i].Deliveries, func(a, b *hookd.Delivery) int { return cmp.Compare(a.WebhookID, b.WebhookID) })
+	}
+	return nil
 }
