@@ -151,8 +151,9 @@ func (d *dispatcher) route(ctx context.Context, r claimed, now time.Time) time.D
 // maxSkip bounds the webhooks one claim passes over, to keep the statement small.
 const maxSkip = 256
 
-// skip returns the webhooks the next claim should pass over: those with a round of their
-// limit already waiting or blocked by a Retry-After, and those with parked claims (stalled or
+// skip returns the webhooks the next claim should pass over: those with as many claims
+// waiting as they drain in queueBudget (at least a round of their limit; loads.full) or
+// blocked by a Retry-After, and those with parked claims (stalled or
 // suspect: another claim would be parked too). Without it the oldest due deliveries, those of
 // a slow receiver's growing backlog, would take every free slot and wait there, and the
 // deliveries of healthy receivers behind them would wait too.
@@ -191,7 +192,7 @@ func (d *dispatcher) routeOne(ctx context.Context, c *hookd.Claim, now time.Time
 		return false
 	}
 	if d.w.loads.full(id, len(d.queues[id]), now) {
-		// A round of its limit already waits: released, it keeps its place in the due order
+		// As many wait as it drains in queueBudget: released, it keeps its place in the due order
 		// and is claimed again when the webhook has room, instead of holding a slot that a
 		// healthy receiver's delivery could use (the next claims pass over the webhook).
 		d.results <- done{release: c}
