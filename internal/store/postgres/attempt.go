@@ -79,8 +79,8 @@ type webhookRecord struct {
 	disable              string
 }
 
-// AttemptRecord stores finished attempts in one transaction: it locks what it changes, then
-// writes every attempt, delivery and webhook in one set-based statement. Every attempt whose
+// AttemptRecord stores finished attempts in one transaction of two round trips: it locks what
+// it changes, then writes every attempt, delivery and webhook in one set-based statement. Every attempt whose
 // delivery still exists is stored, numbered after the delivery's previous attempts; only
 // those whose claim token still holds the delivery move it on and update its webhook. Results
 // for deliveries deleted meanwhile are dropped.
@@ -100,17 +100,18 @@ func (s *Store) AttemptRecord(ctx context.Context, results []*hookd.AttemptResul
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		ds, err := lockForRecord(ctx, tx, ids)
+	err := s.inPipedTx(ctx, func(conn *pgx.Conn) error {
+		ds, err := lockForRecord(ctx, conn, ids)
 		if err != nil {
 			return err
 		}
 		args, err := recordArgs(ds, results)
 		if err != nil || args == nil {
-			return err
+			return err // nothing to write: inPipedTx rolls back
 		}
-		_, err = tx.Exec(ctx, recordSQL, args...)
-		return err
+		b := &pgx.Batch{}
+		b.Queue(recordSQL, args...)
+		return commitBatch(ctx, conn, b)
 	})
 	if err != nil {
 		return formatError("record attempts", err)
@@ -277,19 +278,27 @@ func textOrNil(b []byte) *string {
 	return &s
 }
 
-// lockForRecord locks what AttemptRecord changes and returns the deliveries of ids that still
-// exist, with the number of their newest attempt (attempts that moved them plus stale ones:
-// no read of the attempts table). Webhooks are locked before deliveries, each in id order:
-// WebhookDelete locks a webhook before cascading to its deliveries, and the same order
-// everywhere means no deadlock.
-func lockForRecord(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*recordedDelivery, error) {
-	if _, err := tx.Exec(ctx, `SELECT w.id FROM webhooks w
+// lockForRecord begins the transaction, locks what AttemptRecord changes and returns the
+// deliveries of ids that still exist, with the number of their newest attempt (attempts that
+// moved them plus stale ones: no read of the attempts table), in one round trip. Webhooks are
+// locked before deliveries, each in id order: WebhookDelete locks a webhook before cascading
+// to its deliveries, and the same order everywhere means no deadlock.
+func lockForRecord(ctx context.Context, conn *pgx.Conn, ids []int64) (map[int64]*recordedDelivery, error) {
+	b := beginBatch()
+	b.Queue(`SELECT w.id FROM webhooks w
 		WHERE w.id IN (SELECT webhook_id FROM deliveries WHERE id = ANY($1))
-		ORDER BY w.id FOR NO KEY UPDATE`, ids); err != nil {
+		ORDER BY w.id FOR NO KEY UPDATE`, ids)
+	b.Queue(`SELECT d.id, d.webhook_id, d.state, d.claim_token, d.attempts + d.extra_attempts
+		FROM deliveries d WHERE d.id = ANY($1) ORDER BY d.id FOR UPDATE`, ids)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("lock webhooks: %w", err)
 	}
-	rows, err := tx.Query(ctx, `SELECT d.id, d.webhook_id, d.state, d.claim_token, d.attempts + d.extra_attempts
-		FROM deliveries d WHERE d.id = ANY($1) ORDER BY d.id FOR UPDATE`, ids)
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("lock deliveries: %w", err)
 	}
@@ -303,6 +312,9 @@ func lockForRecord(ctx context.Context, tx pgx.Tx, ids []int64) (map[int64]*reco
 		ds[id] = &dd
 		return nil
 	}); err != nil {
+		return nil, fmt.Errorf("lock deliveries: %w", err)
+	}
+	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("lock deliveries: %w", err)
 	}
 	return ds, nil
