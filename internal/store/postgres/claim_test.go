@@ -9,9 +9,9 @@ import (
 	"github.com/hookd/hookd/internal/store/postgres/pgtest"
 )
 
-// TestClaimEveryStatement goes through the three texts of the claim (a limit written into
-// the statement, a limit past those, webhooks to skip): each takes exactly its limit, or all
-// that is left, oldest first, never one another took.
+// TestClaimEveryStatement goes through the texts of the claim (a bound written into the
+// statement above the limit or equal to it, a limit past those, webhooks to skip): each takes
+// exactly its limit, or all that is left, oldest first, never one another took.
 func TestClaimEveryStatement(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
@@ -34,10 +34,11 @@ func TestClaimEveryStatement(t *testing.T) {
 		skip  []int64
 		want  int
 	}{
-		{"Literal", 7, nil, 7},
-		{"LiteralAgain", 7, nil, 7},
-		{"SkipWebhooks", 200, []int64{b.ID}, 143}, // the rest of a's, none of b's
-		{"PastLiteralLimit", 200, nil, 143},       // the rest of b's
+		{"BoundAbove", 7, nil, 7},
+		{"BoundEqual", 8, nil, 8},
+		{"BoundOne", 1, nil, 1},
+		{"SkipWebhooks", 200, []int64{b.ID}, 142}, // the rest of a's, none of b's
+		{"PastLargestBound", 200, nil, 142},       // the rest of b's
 	} {
 		cs, err := s.DeliveryClaim(ctx, &hookd.DeliveryClaimParams{Limit: c.limit, Lease: time.Minute, SkipWebhooks: c.skip})
 		if err != nil {
