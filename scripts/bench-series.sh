@@ -28,6 +28,8 @@ run() { # name, bench args...
     case "$*" in *"$PG"*) freshpg ;; esac
     echo "$name run $r load $(quiet)" >&2
     $B bench "$@" -o json > "$OUT/$name-$r.json" 2> "$OUT/$name-$r.err"
+    rc=$?
+    [ $rc -eq 0 ] || echo "$name run $r FAILED (exit $rc): see $OUT/$name-$r.err" >&2
   done
 }
 [ $# -gt 0 ] || set -- e2e batch drain rate
