@@ -126,21 +126,7 @@ var listingTests = []test{
 				want = desc(want)
 				for _, page := range [][2]int{{0, 0}, {0, 5}, {3, 4}, {len(want) - 1, 10}, {len(want) + 2, 5}} {
 					f.Offset, f.Limit = max(page[0], 0), page[1]
-					ds, total := h.list(t, f)
-					if total != int64(len(want)) {
-						t.Fatalf("filter %s: got total %d, want %d", describe(f), total, len(want))
-					}
-					end := len(want)
-					if f.Limit > 0 {
-						end = min(end, f.Offset+f.Limit)
-					}
-					var wantPage []int64
-					if f.Offset < len(want) {
-						wantPage = want[f.Offset:end]
-					}
-					if got := ids(ds); !slices.Equal(got, wantPage) {
-						t.Fatalf("filter %s: got page %v, want %v", describe(f), got, wantPage)
-					}
+					h.checkPage(t, "", f, want)
 				}
 			}
 		}
@@ -192,4 +178,25 @@ func describe(f hookd.DeliveryFilter) string {
 		}
 	}
 	return s
+}
+
+// checkPage lists f and fails the test unless the total is len(want) and the page is the part
+// of want (all matches, newest first) that f.Offset and f.Limit select. what prefixes messages.
+func (h *harness) checkPage(t *testing.T, what string, f hookd.DeliveryFilter, want []int64) {
+	t.Helper()
+	ds, total := h.list(t, f)
+	if total != int64(len(want)) {
+		t.Fatalf("%sfilter %s: got total %d, want %d", what, describe(f), total, len(want))
+	}
+	end := len(want)
+	if f.Limit > 0 {
+		end = min(end, f.Offset+f.Limit)
+	}
+	var wantPage []int64
+	if f.Offset < len(want) {
+		wantPage = want[f.Offset:end]
+	}
+	if got := ids(ds); !slices.Equal(got, wantPage) {
+		t.Fatalf("%sfilter %s: got page %v, want %v", what, describe(f), got, wantPage)
+	}
 }

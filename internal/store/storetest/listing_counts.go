@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"slices"
 	"testing"
 	"time"
 
@@ -104,21 +103,7 @@ func (h *harness) checkListing(t *testing.T, step string, known []int64) {
 				if offset == 0 {
 					f.Limit = 0
 				}
-				ds, total := h.list(t, f)
-				if total != int64(len(want)) {
-					t.Fatalf("%s: filter %s: got total %d, want %d", step, describe(f), total, len(want))
-				}
-				end := len(want)
-				if f.Limit > 0 {
-					end = min(end, f.Offset+f.Limit)
-				}
-				var wantPage []int64
-				if f.Offset < len(want) {
-					wantPage = want[f.Offset:end]
-				}
-				if got := ids(ds); !slices.Equal(got, wantPage) {
-					t.Fatalf("%s: filter %s: got page %v, want %v", step, describe(f), got, wantPage)
-				}
+				h.checkPage(t, step+": ", f, want)
 			}
 		}
 	}
