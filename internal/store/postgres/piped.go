@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // inPipedTx runs fn on one connection for a transaction whose BEGIN travels with its first
@@ -16,15 +14,7 @@ import (
 // even that fails the pool drops the connection (it never reuses one in a transaction). Like
 // inTx, it runs fn again (up to three times in all) on a deadlock or a serialization failure.
 func (s *Store) inPipedTx(ctx context.Context, fn func(conn *pgx.Conn) error) error {
-	var err error
-	for try := 0; try < 3; try++ {
-		err = s.pipedTxOnce(ctx, fn)
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
-			return err
-		}
-	}
-	return err
+	return retryConflicts(func() error { return s.pipedTxOnce(ctx, fn) })
 }
 
 func (s *Store) pipedTxOnce(ctx context.Context, fn func(conn *pgx.Conn) error) error {

@@ -212,9 +212,15 @@ func (s *Store) Ping(ctx context.Context) error {
 // inTx runs fn in a transaction, again (up to three times in all) when PostgreSQL aborts it
 // for a deadlock or a serialization failure, which concurrent nodes can cause.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return retryConflicts(func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
+}
+
+// retryConflicts runs a transaction again (up to three times in all) while it fails on a
+// deadlock or a serialization failure, which PostgreSQL resolves by aborting one side.
+func retryConflicts(run func() error) error {
 	var err error
 	for try := 0; try < 3; try++ {
-		err = pgx.BeginFunc(ctx, s.pool, fn)
+		err = run()
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
 			return err
