@@ -41,6 +41,10 @@ type Store interface {
 	// DisabledReason. A new secret with PreviousSecretUntil set rotates: the stored secret
 	// becomes PreviousSecret until then. A new secret without it replaces the secret at once and
 	// ends any rotation; no new secret keeps a running rotation and clears an expired one.
+	// An update that switches a webhook that was off on also does, in the same transaction,
+	// what enabling with WebhookSetEnabled does: healthy, no health reason or probe, held
+	// deliveries released. One that keeps it on, keeps it off or switches it off changes no
+	// health and releases nothing (a person's edit does not end a pause).
 	WebhookUpdate(ctx context.Context, w *Webhook) (*Webhook, error)
 	// WebhookSetEnabled switches a webhook on or off; reason is kept as DisabledReason when
 	// disabling (empty for a person's choice) and cleared when enabling. Enabling also makes

@@ -16,9 +16,9 @@ import (
 // lock the webhook row so that no delivery is created against a health that has changed
 // meanwhile:
 //
-//   - a change of health (pause, resume, enable) first takes the webhook FOR UPDATE, which
-//     waits for every transaction that inserted deliveries for it (their foreign key check
-//     holds FOR KEY SHARE on the webhook) and makes new ones wait;
+//   - a change of health (pause, resume, enable, an update that may enable) first takes the
+//     webhook FOR UPDATE, which waits for every transaction that inserted deliveries for it
+//     (their foreign key check holds FOR KEY SHARE on the webhook) and makes new ones wait;
 //   - the creators read the webhook FOR KEY SHARE, so one that waited reads the health the
 //     change committed (READ COMMITTED re-reads a row locked after a concurrent update).
 //
@@ -26,8 +26,8 @@ import (
 // none is left held on a healthy webhook, nor pending on a paused one. FOR KEY SHARE is what
 // the foreign key check takes anyway, so publishers still never wait for AttemptRecord.
 
-// lockWebhookSQL takes a webhook FOR UPDATE: see above.
-const lockWebhookSQL = `SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`
+// lockWebhookSQL takes a webhook FOR UPDATE (see above) and reads whether it is enabled.
+const lockWebhookSQL = `SELECT enabled FROM webhooks WHERE id = $1 FOR UPDATE`
 
 // healthOf is the stored health read as a state: ” is healthy.
 const healthOf = `coalesce(nullif(w.health, ''), 'healthy')`
@@ -122,27 +122,32 @@ const setEnabledSQL = `UPDATE webhooks w SET enabled = $2, modified_by = $3, mod
 		probes = CASE WHEN $2 THEN 0 ELSE w.probes END
 	WHERE w.id = $1 RETURNING ` + webhookCols
 
+// enable switches webhook id on and resumes it in tx, which has locked it with
+// lockWebhookSQL: healthy, its held deliveries released. It is what enabling does, through
+// WebhookSetEnabled or WebhookUpdate.
+func enable(ctx context.Context, tx pgx.Tx, id int64, modifiedBy string, now time.Time) (*hookd.Webhook, error) {
+	w, err := scanWebhook(tx.QueryRow(ctx, setEnabledSQL, id, true, modifiedBy, now, ""))
+	if err != nil {
+		return nil, err
+	}
+	return w, release(ctx, tx, id)
+}
+
 // WebhookSetEnabled switches a webhook on or off; reason is kept when disabling and cleared
 // when enabling. Enabling also resumes the webhook: healthy, its held deliveries released.
 func (s *Store) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, modifiedBy, reason string) (*hookd.Webhook, error) {
-	if enabled {
-		reason = ""
-	}
 	var w *hookd.Webhook
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if enabled {
-			if _, err := tx.Exec(ctx, lockWebhookSQL, id); err != nil {
-				return err
-			}
-		}
 		var err error
-		if w, err = scanWebhook(tx.QueryRow(ctx, setEnabledSQL, id, enabled, modifiedBy, s.now(), reason)); err != nil {
+		if !enabled {
+			w, err = scanWebhook(tx.QueryRow(ctx, setEnabledSQL, id, false, modifiedBy, s.now(), reason))
 			return err
 		}
-		if !enabled {
-			return nil
+		if _, err := tx.Exec(ctx, lockWebhookSQL, id); err != nil {
+			return err
 		}
-		return release(ctx, tx, id)
+		w, err = enable(ctx, tx, id, modifiedBy, s.now())
+		return err
 	})
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("set webhook %d enabled", id), err)

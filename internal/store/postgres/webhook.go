@@ -96,28 +96,50 @@ func (s *Store) WebhookFind(ctx context.Context, name, uri string) (*hookd.Webho
 	return w, nil
 }
 
+// updateSQL overwrites the configuration of webhook $1; SET expressions read the row as it
+// was.
+const updateSQL = `UPDATE webhooks w SET name = $2, uri = $3, ssl = $4, enabled = $5,
+		triggers = $6, target_id = $7, modified_by = $8, modified_on = $9, standard_signing = $11,
+		ordered = $13,
+		previous_secret = CASE
+			WHEN $10 = '' THEN CASE WHEN w.previous_secret_until > $9 THEN w.previous_secret ELSE '' END
+			WHEN $12::timestamptz IS NULL THEN ''
+			ELSE w.secret END,
+		previous_secret_until = CASE
+			WHEN $10 = '' THEN CASE WHEN w.previous_secret_until > $9 THEN w.previous_secret_until END
+			ELSE $12::timestamptz END,
+		secret = CASE WHEN $10 = '' THEN w.secret ELSE $10 END,
+		disabled_reason = CASE WHEN $5 THEN '' ELSE w.disabled_reason END
+	WHERE w.id = $1 RETURNING ` + webhookCols
+
 // WebhookUpdate overwrites the configuration of a webhook; ModifiedOn is the store's now, the
 // secret changes only when w.Secret is set, and enabling clears DisabledReason. A new secret
-// with PreviousSecretUntil rotates: the stored secret becomes the previous one (SET
-// expressions read the row as it was); a new secret without it drops any previous one; no new
-// secret keeps the rotation until it expires.
+// with PreviousSecretUntil rotates: the stored secret becomes the previous one; a new secret
+// without it drops any previous one; no new secret keeps the rotation until it expires.
+// Switching a webhook that was off on also resumes it, as WebhookSetEnabled does, in the same
+// transaction.
 func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
-	row := s.pool.QueryRow(ctx, `UPDATE webhooks w SET name = $2, uri = $3, ssl = $4, enabled = $5,
-			triggers = $6, target_id = $7, modified_by = $8, modified_on = $9, standard_signing = $11,
-			ordered = $13,
-			previous_secret = CASE
-				WHEN $10 = '' THEN CASE WHEN w.previous_secret_until > $9 THEN w.previous_secret ELSE '' END
-				WHEN $12::timestamptz IS NULL THEN ''
-				ELSE w.secret END,
-			previous_secret_until = CASE
-				WHEN $10 = '' THEN CASE WHEN w.previous_secret_until > $9 THEN w.previous_secret_until END
-				ELSE $12::timestamptz END,
-			secret = CASE WHEN $10 = '' THEN w.secret ELSE $10 END,
-			disabled_reason = CASE WHEN $5 THEN '' ELSE w.disabled_reason END
-		WHERE w.id = $1 RETURNING `+webhookCols,
-		w.ID, w.Name, w.URI, w.SSL, w.Enabled, int64(w.Triggers), w.TargetID, w.ModifiedBy, s.now(), w.Secret,
-		w.StandardSigning, microPtr(w.PreviousSecretUntil), w.Ordered)
-	out, err := scanWebhook(row)
+	var out *hookd.Webhook
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// An update that may switch the webhook on takes the lock enabling takes (health.go)
+		// and learns whether it was on; one that leaves it off changes no health.
+		wasOn := true
+		if w.Enabled {
+			if err := tx.QueryRow(ctx, lockWebhookSQL, w.ID).Scan(&wasOn); err != nil {
+				return err
+			}
+		}
+		now := s.now()
+		var err error
+		out, err = scanWebhook(tx.QueryRow(ctx, updateSQL, w.ID, w.Name, w.URI, w.SSL, w.Enabled,
+			int64(w.Triggers), w.TargetID, w.ModifiedBy, now, w.Secret, w.StandardSigning,
+			microPtr(w.PreviousSecretUntil), w.Ordered))
+		if err != nil || wasOn || !w.Enabled {
+			return err
+		}
+		out, err = enable(ctx, tx, w.ID, w.ModifiedBy, now)
+		return err
+	})
 	if err != nil {
 		return nil, formatError(fmt.Sprintf("update webhook %d", w.ID), err)
 	}

@@ -140,6 +140,29 @@ func (s *Store) WebhookProbeDue(ctx context.Context, lease time.Duration) ([]*ho
 	return ws, nil
 }
 
+// enableQuery switches webhook ?1 on and resumes it: healthy (health_since moves only when it
+// was not), no health reason, no probe, no disabled reason.
+var enableQuery = `UPDATE webhooks SET
+		enabled = 1, disabled_reason = '', modified_by = ?2, modified_on = ?3,
+		health = 'healthy', health_reason = '',
+		health_since = CASE WHEN health = 'healthy' THEN health_since ELSE ?3 END,
+		probe_at = NULL, probes = 0
+	WHERE id = ?1 RETURNING ` + webhookReturning
+
+// enable switches webhook id on and resumes it in tx, releasing its held deliveries: what
+// enabling does, through WebhookSetEnabled or WebhookUpdate. The transaction must have been
+// begun with enableQuery and releaseQuery, in sts[0] and sts[1].
+func enable(ctx context.Context, sts []*sql.Stmt, id int64, modifiedBy string, now int64) (*hookd.Webhook, error) {
+	var out hookd.Webhook
+	if err := sts[0].QueryRowContext(ctx, id, modifiedBy, now).Scan(webhookDest(&out)...); err != nil {
+		return nil, formatError(err)
+	}
+	if _, err := sts[1].ExecContext(ctx, id); err != nil {
+		return nil, fmt.Errorf("release held deliveries: %w", err)
+	}
+	return &out, nil
+}
+
 // WebhookSetEnabled switches a webhook on or off, keeping reason when disabling and clearing it
 // when enabling. Enabling also makes the webhook healthy and releases its held deliveries, in
 // the same transaction.
@@ -157,30 +180,19 @@ func (s *Store) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, m
 		}
 		return &out, nil
 	}
-	tx, sts, err := s.begin(ctx, releaseQuery)
+	tx, sts, err := s.begin(ctx, enableQuery, releaseQuery)
 	if err != nil {
 		return nil, fmt.Errorf("enable webhook %d: %w", id, err)
 	}
 	defer tx.Rollback()
-	var out hookd.Webhook
-	err = tx.QueryRowContext(ctx, `UPDATE webhooks SET
-		enabled = 1, disabled_reason = '', modified_by = ?2, modified_on = ?3,
-		health = 'healthy', health_reason = '',
-		health_since = CASE WHEN health = 'healthy' THEN health_since ELSE ?3 END,
-		probe_at = NULL, probes = 0
-		WHERE id = ?1 RETURNING `+webhookReturning,
-		id, modifiedBy, now,
-	).Scan(webhookDest(&out)...)
+	out, err := enable(ctx, sts, id, modifiedBy, now)
 	if err != nil {
-		return nil, fmt.Errorf("enable webhook %d: %w", id, formatError(err))
-	}
-	if _, err := sts[0].ExecContext(ctx, id); err != nil {
 		return nil, fmt.Errorf("enable webhook %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("enable webhook %d: %w", id, err)
 	}
-	return &out, nil
+	return out, nil
 }
 
 // scanWebhooks reads the webhooks a query returns, in id order.

@@ -110,14 +110,9 @@ func (s *Store) WebhookFind(ctx context.Context, name, uri string) (*hookd.Webho
 	return &w, nil
 }
 
-// WebhookUpdate overwrites the editable fields, the secret only when w.Secret is set. Enabling
-// clears DisabledReason; saving a disabled webhook keeps it. A new secret with
-// PreviousSecretUntil rotates: the stored secret becomes the previous one (SET expressions read
-// the row as it was); a new secret without it drops any previous one; no new secret keeps the
-// rotation until it expires.
-func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
-	var out hookd.Webhook
-	err := s.write.QueryRowContext(ctx, `UPDATE webhooks SET
+// updateQuery overwrites the editable fields of webhook ?10; SET expressions read the row as
+// it was.
+const updateQuery = `UPDATE webhooks SET
 		name = ?1, uri = ?2, ssl = ?3, enabled = ?4, triggers = ?5, target_id = ?6,
 		modified_by = ?7, modified_on = ?8, standard_signing = ?11, ordered = ?13,
 		previous_secret = CASE
@@ -129,15 +124,44 @@ func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Web
 			ELSE ?12 END,
 		secret = CASE WHEN ?9 = '' THEN secret ELSE ?9 END,
 		disabled_reason = CASE WHEN ?4 THEN '' ELSE disabled_reason END
-		WHERE id = ?10 RETURNING `+webhookReturning,
+	WHERE id = ?10 RETURNING `
+
+// WebhookUpdate overwrites the editable fields, the secret only when w.Secret is set. Enabling
+// clears DisabledReason; saving a disabled webhook keeps it. A new secret with
+// PreviousSecretUntil rotates: the stored secret becomes the previous one; a new secret without
+// it drops any previous one; no new secret keeps the rotation until it expires. Switching a
+// webhook that was off on also resumes it, as WebhookSetEnabled does, in the same transaction.
+func (s *Store) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
+	tx, sts, err := s.begin(ctx, enableQuery, releaseQuery)
+	if err != nil {
+		return nil, fmt.Errorf("update webhook %d: %w", w.ID, err)
+	}
+	defer tx.Rollback()
+	// The transaction holds the write lock from BEGIN IMMEDIATE: enabled cannot change
+	// between this read and the update.
+	var wasOn bool
+	if err := tx.QueryRowContext(ctx, `SELECT enabled FROM webhooks WHERE id = ?`, w.ID).Scan(&wasOn); err != nil {
+		return nil, fmt.Errorf("update webhook %d: %w", w.ID, formatError(err))
+	}
+	now := micros(s.now())
+	out := &hookd.Webhook{}
+	err = tx.QueryRowContext(ctx, updateQuery+webhookReturning,
 		w.Name, w.URI, boolInt(w.SSL), boolInt(w.Enabled), int64(w.Triggers), w.TargetID,
-		w.ModifiedBy, micros(s.now()), w.Secret, w.ID, boolInt(w.StandardSigning), nullMicros(w.PreviousSecretUntil),
+		w.ModifiedBy, now, w.Secret, w.ID, boolInt(w.StandardSigning), nullMicros(w.PreviousSecretUntil),
 		boolInt(w.Ordered),
-	).Scan(webhookDest(&out)...)
+	).Scan(webhookDest(out)...)
 	if err != nil {
 		return nil, fmt.Errorf("update webhook %d: %w", w.ID, formatError(err))
 	}
-	return &out, nil
+	if !wasOn && w.Enabled {
+		if out, err = enable(ctx, sts, w.ID, w.ModifiedBy, now); err != nil {
+			return nil, fmt.Errorf("update webhook %d: %w", w.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("update webhook %d: %w", w.ID, err)
+	}
+	return out, nil
 }
 
 // WebhookDelete removes a webhook; ON DELETE CASCADE removes its deliveries and their attempts.
