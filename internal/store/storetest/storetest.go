@@ -66,6 +66,7 @@ func Run(t *testing.T, open OpenFunc) {
 		schemaTests, keyTests, webhookTests, publishTests, listTests, retryTests,
 		claimTests, attemptTests, opsTests, replayTests, healthTests, orderingTests, batchTests,
 		concurrentPublishTests, attemptBatchTests, listingTests, listingCountTests, replayPruneTests,
+		webhookEnableTests,
 	} {
 		tests = append(tests, group...)
 	}
