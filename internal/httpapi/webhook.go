@@ -233,11 +233,8 @@ func (a *API) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if !hook.Enabled && updated.Enabled {
-		// Switched on by an update: as the enable route does, this resumes a webhook paused
-		// before it was switched off and releases its held deliveries.
-		if updated, err = a.store.WebhookSetEnabled(r.Context(), updated.ID, true, k.UserID, ""); err != nil {
-			return err
-		}
+		// Switched on: the store resumed it, as the enable route does, and released the
+		// deliveries a pause held.
 		a.wakeDispatcher()
 	}
 	return writeOK(w, r, newWebhookDTO(updated, now))

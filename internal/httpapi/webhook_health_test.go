@@ -161,8 +161,12 @@ func TestWebhookPauseResume(t *testing.T) {
 	f.do(&f.user, "POST", path+"/pause", "").ok(t, 200, &got)
 	third := f.publish(`"file.created"`, `{"id":3}`).Deliveries[0].ID
 	f.do(&f.user, "PUT", "/api/2.0/settings/webhook/enable", `{"id":`+itoa(hook.ID)+`,"enabled":false}`).ok(t, 200, &got)
+	wakes = f.wakes.Load()
 	f.do(&f.user, "PUT", "/api/2.0/settings/webhook",
 		`{"id":`+itoa(hook.ID)+`,"name":"mine","uri":"https://example.com/mine","enabled":true}`).ok(t, 200, &got)
+	if f.wakes.Load() == wakes {
+		t.Errorf("got no wake after an update switched the webhook on, want the released deliveries claimed at once")
+	}
 	if got.Health != "healthy" || !got.Enabled {
 		t.Errorf("got health %q enabled %v after an update switched the paused webhook on, want healthy and on", got.Health, got.Enabled)
 	}
@@ -171,10 +175,17 @@ func TestWebhookPauseResume(t *testing.T) {
 	}
 	// An update of a webhook that is on leaves its health alone.
 	f.do(&f.user, "POST", path+"/pause", "").ok(t, 200, &got)
+	wakes = f.wakes.Load()
 	f.do(&f.user, "PUT", "/api/2.0/settings/webhook",
 		`{"id":`+itoa(hook.ID)+`,"name":"renamed","uri":"https://example.com/mine","enabled":true}`).ok(t, 200, &got)
 	if got.Health != "paused" {
 		t.Errorf("got health %q after renaming a paused webhook, want paused", got.Health)
+	}
+	if s := states(); s[third] != "held" {
+		t.Errorf("got state %q of the delivery held again after renaming, want held", s[third])
+	}
+	if n := f.wakes.Load() - wakes; n != 0 {
+		t.Errorf("got %d wakes after renaming a webhook that stays on, want none", n)
 	}
 
 	f.do(&f.user, "POST", "/api/2.0/webhooks/999/pause", "").fails(t, 404, "")

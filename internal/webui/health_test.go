@@ -215,4 +215,18 @@ func TestWebhookEditEnablingResumes(t *testing.T) {
 	if e.woke.Load() == woke {
 		t.Error("the edit that switched the webhook on did not wake the dispatcher")
 	}
+
+	// Saving a paused webhook that stays on leaves the pause and wakes nothing.
+	wantRedirect(t, "pause again", b.submit(t, "/webhooks", path+"/pause", url.Values{"return": {"/webhooks"}}), "/webhooks")
+	woke = e.woke.Load()
+	wantRedirect(t, "save kept on", b.submit(t, path+"/edit", path, form), "/webhooks")
+	if got, err = e.store.WebhookGet(ctx, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got.State() != hookd.HealthPaused {
+		t.Errorf("after an edit that kept it on: got state %q, want paused", got.State())
+	}
+	if n := e.woke.Load() - woke; n != 0 {
+		t.Errorf("got %d wakes after an edit that kept the webhook on, want none", n)
+	}
 }

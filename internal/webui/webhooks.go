@@ -179,11 +179,8 @@ func (u *UI) handleWebhookUpdate(w http.ResponseWriter, r *http.Request, s *sess
 		return u.formError(w, r, s, f, false, err)
 	}
 	if !hook.Enabled && updated.Enabled {
-		// Switched on by the form: as the switch of the list does, this resumes a webhook
-		// paused before it was switched off and releases its held deliveries.
-		if updated, err = u.store.WebhookSetEnabled(r.Context(), hook.ID, true, s.key.UserID, ""); err != nil {
-			return err
-		}
+		// Switched on: the store resumed it, as the switch of the list does, and released
+		// the deliveries a pause held.
 		u.wakeDispatcher()
 	}
 	u.setFlash(w, flash{Text: fmt.Sprintf("Webhook %q saved.", updated.Name)})
