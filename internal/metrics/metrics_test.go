@@ -398,3 +398,47 @@ hookd_webhooks{health="paused"} 1
 		t.Error(err)
 	}
 }
+
+func TestUpdateSwitchingOnCountsAsHealthy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, s, _ := observed(t)
+	hooks := createWebhooks(t, s, "paused", "healthy")
+	healthy := func() float64 {
+		return testutil.ToFloat64(m.healthChanges.WithLabelValues(string(hookd.HealthHealthy)))
+	}
+	pause := func(w *hookd.Webhook) {
+		t.Helper()
+		if _, _, err := s.WebhookHealthSet(ctx, &hookd.WebhookHealthParams{ID: w.ID, To: hookd.HealthPaused, ProbeAt: hookd.NeverProbe}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update := func(w *hookd.Webhook, enabled bool) *hookd.Webhook {
+		t.Helper()
+		upd := *w
+		upd.Secret, upd.Enabled = "", enabled
+		out, err := s.WebhookUpdate(ctx, &upd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	pause(hooks[0])
+	update(hooks[0], false)
+	update(hooks[1], false)
+	want(t, "changes to healthy after switching off", healthy(), 0)
+	if got := update(hooks[0], true); got.State() != hookd.HealthHealthy {
+		t.Fatalf("got state %q after an update switched the paused webhook on, want healthy", got.State())
+	}
+	want(t, "changes to healthy after an update switched a paused webhook on", healthy(), 1)
+	update(hooks[1], true)
+	want(t, "changes to healthy after an update switched a healthy webhook on", healthy(), 1)
+
+	// An update of a paused webhook that stays on changes no health, and counts none.
+	pause(hooks[0])
+	if got := update(hooks[0], true); got.State() != hookd.HealthPaused {
+		t.Fatalf("got state %q after an update kept the paused webhook on, want paused", got.State())
+	}
+	want(t, "changes to healthy after an update kept a paused webhook on", healthy(), 1)
+}

@@ -165,33 +165,55 @@ func (s *observedStore) AttemptRecord(ctx context.Context, results []*hookd.Atte
 // WebhookSetEnabled forgets a counted 410 of a webhook switched on again, and counts a
 // degraded or paused webhook that enabling made healthy as a change to healthy.
 func (s *observedStore) WebhookSetEnabled(ctx context.Context, id int64, enabled bool, modifiedBy, reason string) (*hookd.Webhook, error) {
-	var before hookd.WebhookHealth
+	var before *hookd.Webhook
 	if enabled {
-		if b, err := s.Store.WebhookGet(ctx, id); err == nil {
-			before = b.Health
-		}
+		before = s.webhookBefore(ctx, id)
 	}
 	w, err := s.Store.WebhookSetEnabled(ctx, id, enabled, modifiedBy, reason)
 	if err == nil && enabled {
-		s.mu.Lock()
-		delete(s.gone, id)
-		s.mu.Unlock()
-		if (before == hookd.HealthDegraded || before == hookd.HealthPaused) && w.State() == hookd.HealthHealthy {
-			s.m.healthChanges.WithLabelValues(string(hookd.HealthHealthy)).Inc()
-		}
+		s.switchedOn(before, w)
 	}
 	return w, err
 }
 
-// WebhookUpdate forgets a counted 410 of a webhook switched on again.
+// WebhookUpdate forgets a counted 410 of a webhook switched on again, and counts a degraded or
+// paused webhook that an update switched on (and so made healthy) as a change to healthy. An
+// update of a webhook that was on already changes no health.
 func (s *observedStore) WebhookUpdate(ctx context.Context, w *hookd.Webhook) (*hookd.Webhook, error) {
+	var before *hookd.Webhook
+	if w.Enabled {
+		before = s.webhookBefore(ctx, w.ID)
+	}
 	out, err := s.Store.WebhookUpdate(ctx, w)
 	if err == nil && out.Enabled {
-		s.mu.Lock()
-		delete(s.gone, out.ID)
-		s.mu.Unlock()
+		if before != nil && before.Enabled {
+			before = nil // not switched on: no change of health to count
+		}
+		s.switchedOn(before, out)
 	}
 	return out, err
+}
+
+// webhookBefore reads webhook id before a call that may switch it on, nil when it cannot: the
+// call then goes ahead, only its change of health goes uncounted.
+func (s *observedStore) webhookBefore(ctx context.Context, id int64) *hookd.Webhook {
+	w, err := s.Store.WebhookGet(ctx, id)
+	if err != nil {
+		return nil
+	}
+	return w
+}
+
+// switchedOn forgets a counted 410 of webhook w, just switched on, and counts a change to
+// healthy when it was degraded or paused before (nil: unknown, or not switched on).
+func (s *observedStore) switchedOn(before, w *hookd.Webhook) {
+	s.mu.Lock()
+	delete(s.gone, w.ID)
+	s.mu.Unlock()
+	if before != nil && (before.Health == hookd.HealthDegraded || before.Health == hookd.HealthPaused) &&
+		w.State() == hookd.HealthHealthy {
+		s.m.healthChanges.WithLabelValues(string(hookd.HealthHealthy)).Inc()
+	}
 }
 
 // DeliveryPrune counts the pruned deliveries.
