@@ -176,16 +176,21 @@ func compactIDs(ids []int64) []int64 {
 	return slices.Compact(ids)
 }
 
+// nextDueQuery is two MIN()s over an equality prefix of deliveries_due: two index probes.
+const nextDueQuery = `SELECT MIN(t) FROM (
+	SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE state = 'pending'
+	UNION ALL
+	SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'retrying')`
+
 // DeliveryNextDue returns when the earliest pending or retrying delivery comes due, or the
 // zero time when none is waiting.
 func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
-	var next sql.NullInt64
-	// Two MIN()s over an equality prefix of deliveries_due are two index probes.
-	err := s.read.QueryRowContext(ctx, `SELECT MIN(t) FROM (
-		SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE state = 'pending'
-		UNION ALL
-		SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'retrying')`).Scan(&next)
+	st, err := s.readStmt(ctx, nextDueQuery)
 	if err != nil {
+		return time.Time{}, fmt.Errorf("next due delivery: %w", err)
+	}
+	var next sql.NullInt64
+	if err := st.QueryRowContext(ctx).Scan(&next); err != nil {
 		return time.Time{}, fmt.Errorf("next due delivery: %w", err)
 	}
 	if !next.Valid {

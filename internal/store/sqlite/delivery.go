@@ -11,7 +11,11 @@ import (
 
 // DeliveryGet returns one delivery with Event, WebhookName and LastAttempt set.
 func (s *Store) DeliveryGet(ctx context.Context, id int64) (*hookd.Delivery, error) {
-	d, err := scanDeliveryView(s.read.QueryRowContext(ctx, `SELECT `+deliveryViewCols+deliveryViewFrom+` WHERE d.id = ?`, id))
+	st, err := s.readStmt(ctx, `SELECT `+deliveryViewCols+deliveryViewFrom+` WHERE d.id = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("get delivery %d: %w", id, err)
+	}
+	d, err := scanDeliveryView(st.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, fmt.Errorf("get delivery %d: %w", id, formatError(err))
 	}

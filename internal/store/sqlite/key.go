@@ -33,7 +33,11 @@ func (s *Store) KeyCreate(ctx context.Context, k *hookd.Key) (*hookd.Key, error)
 
 // KeyByHash returns the key with this hash, revoked and expired keys included.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (*hookd.Key, error) {
-	k, err := scanKey(s.read.QueryRowContext(ctx, `SELECT `+keyCols+` FROM keys WHERE hash = ?`, hash))
+	st, err := s.readStmt(ctx, `SELECT `+keyCols+` FROM keys WHERE hash = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("get key by hash: %w", err)
+	}
+	k, err := scanKey(st.QueryRowContext(ctx, hash))
 	if err != nil {
 		return nil, fmt.Errorf("get key by hash: %w", formatError(err))
 	}

@@ -45,6 +45,7 @@ type Store struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared hot-path statements on the writer
+	reads map[string]*sql.Stmt // prepared hot-path statements on the read pool
 
 	pub *groupcommit.Committer // group commit of EventPublish
 }
@@ -106,7 +107,7 @@ func Open(ctx context.Context, path string, clock hookd.Clock) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s := &Store{write: write, read: read, clock: clock, stmts: map[string]*sql.Stmt{}}
+	s := &Store{write: write, read: read, clock: clock, stmts: map[string]*sql.Stmt{}, reads: map[string]*sql.Stmt{}}
 	s.pub = groupcommit.New(1, maxPublishGroup, s.publishTx) // one writer: one flush at a time
 	return s, nil
 }
@@ -123,7 +124,10 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
-	s.stmts = map[string]*sql.Stmt{}
+	for _, st := range s.reads {
+		st.Close()
+	}
+	s.stmts, s.reads = map[string]*sql.Stmt{}, map[string]*sql.Stmt{}
 	s.mu.Unlock()
 	return errors.Join(s.write.Close(), s.read.Close())
 }
@@ -303,6 +307,23 @@ func (s *Store) prepare(ctx context.Context, queries ...string) ([]*sql.Stmt, er
 		out[i] = st
 	}
 	return out, nil
+}
+
+// readStmt returns query prepared on the read pool, preparing it on first use. SQLite
+// parses an unprepared statement on every call, which costs more than running a small one:
+// the dispatcher's DeliveryNextDue spent 80 % of its time in the parser (docs/perf.md).
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.reads[query]
+	if !ok {
+		var err error
+		if st, err = s.read.PrepareContext(ctx, query); err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		s.reads[query] = st
+	}
+	return st, nil
 }
 
 // begin starts a write transaction (BEGIN IMMEDIATE) with the prepared statements of queries
