@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -66,11 +65,7 @@ type querier interface {
 
 // replayGet reads one job.
 func replayGet(ctx context.Context, q querier, where string, args ...any) (*hookd.Replay, error) {
-	var sc replayScan
-	if err := q.QueryRowContext(ctx, `SELECT `+replayCols+` FROM replays WHERE `+where, args...).Scan(sc.dest()...); err != nil {
-		return nil, err
-	}
-	return sc.replay(), nil
+	return scanReplay(q.QueryRowContext(ctx, `SELECT `+replayCols+` FROM replays WHERE `+where, args...))
 }
 
 // ReplayGet returns one job.
@@ -375,149 +370,8 @@ func replayNextDue(ctx context.Context, q querier) (time.Time, error) {
 	return fromMicros(next.Int64), nil
 }
 
-// defaultReplayStepLimit caps a step when ReplayStepParams.Limit is 0.
-const defaultReplayStepLimit = 500
-
-// ReplayStep processes the next items of the due job whose step is due soonest, in one write
-// transaction, at the job's pace and within its window.
-func (s *Store) ReplayStep(ctx context.Context, p *hookd.ReplayStepParams) (*hookd.ReplayStepResult, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = defaultReplayStepLimit
-	}
-	tx, _, err := s.begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("replay step: %w", err)
-	}
-	defer tx.Rollback()
-	now := s.now()
-	out := &hookd.ReplayStepResult{Items: []*hookd.ReplayItem{}}
-	r, err := replayGet(ctx, tx, `state IN ('queued', 'running') AND next_step_at <= ? ORDER BY next_step_at, id LIMIT 1`, micros(now))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		if out.NextStepAt, err = replayNextDue(ctx, tx); err != nil {
-			return nil, fmt.Errorf("replay step: %w", err)
-		}
-		return out, nil
-	case err != nil:
-		return nil, fmt.Errorf("replay step: %w", err)
-	}
-	if out.Items, err = s.replayProcess(ctx, tx, r, limit, now); err != nil {
-		return nil, fmt.Errorf("replay step %d: %w", r.ID, err)
-	}
-	if out.Replay, err = replayGet(ctx, tx, `id = ?`, r.ID); err != nil {
-		return nil, fmt.Errorf("replay step %d: %w", r.ID, err)
-	}
-	if out.NextStepAt, err = replayNextDue(ctx, tx); err != nil {
-		return nil, fmt.Errorf("replay step: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("replay step %d: %w", r.ID, err)
-	}
-	return out, nil
-}
-
-// replayOutstanding counts the new deliveries of job r still waiting for an answer, among its
-// newest 2×Window retried items: pending, in flight, or due again after a 429. Without the
-// INDEXED BY, SQLite walks the primary key backwards through every pending item first.
-const replayOutstanding = `SELECT COUNT(*) FROM (
-		SELECT new_delivery_id FROM replay_items INDEXED BY replay_items_state
-		WHERE replay_id = ?1 AND state = 'retried'
-		ORDER BY delivery_id DESC LIMIT ?2) i
-	JOIN deliveries d ON d.id = i.new_delivery_id
-	WHERE d.state IN ('pending', 'inflight') OR (d.state = 'retrying' AND d.status = 429)`
-
-// replayProcess does one step of job r in tx and returns the items it processed.
-func (s *Store) replayProcess(ctx context.Context, tx *sql.Tx, r *hookd.Replay, limit int, now time.Time) ([]*hookd.ReplayItem, error) {
-	n, wait := hookd.ReplayChunk(r.Rate, limit)
-	var outstanding int
-	if err := tx.QueryRowContext(ctx, replayOutstanding, r.ID, 2*r.Window).Scan(&outstanding); err != nil {
-		return nil, err
-	}
-	if n = min(n, r.Window-outstanding); n <= 0 {
-		// The window is full: look again later, the job's state unchanged.
-		_, err := tx.ExecContext(ctx, `UPDATE replays SET next_step_at = ? WHERE id = ?`,
-			micros(now.Add(hookd.ReplayBackoff(r.Rate))), r.ID)
-		return []*hookd.ReplayItem{}, err
-	}
-	ids, err := queryInt64s(ctx, tx, `SELECT delivery_id FROM replay_items WHERE replay_id = ? AND state = 'pending'
-		ORDER BY delivery_id LIMIT ?`, r.ID, n)
-	if err != nil {
-		return nil, err
-	}
-	var retried []int64
-	if r.ExcludeRetried && len(ids) > 0 {
-		if retried, err = queryInt64s(ctx, tx, `SELECT DISTINCT retry_of FROM deliveries
-			WHERE retry_of IN (SELECT value FROM json_each(?)) AND retry_of <> 0`, idsJSON(ids)); err != nil {
-			return nil, err
-		}
-	}
-	var toSend []int64
-	for _, id := range ids {
-		if !slices.Contains(retried, id) {
-			toSend = append(toSend, id)
-		}
-	}
-	created := map[int64]int64{} // original id → new delivery id
-	if len(toSend) > 0 {
-		rows, err := tx.QueryContext(ctx, retryInsertSQL+` RETURNING id, retry_of`,
-			idsJSON(toSend), r.CreatedBy, micros(now), r.Filter.CreatedBy)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, of int64
-			if err := rows.Scan(&id, &of); err != nil {
-				return nil, err
-			}
-			created[of] = id
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return replayRecord(ctx, tx, r, ids, retried, created, now, wait)
-}
-
-// replayRecord stores the outcome of the items ids and moves the job on.
-func replayRecord(ctx context.Context, tx *sql.Tx, r *hookd.Replay, ids, retried []int64, created map[int64]int64, now time.Time, wait time.Duration) ([]*hookd.ReplayItem, error) {
-	items := make([]*hookd.ReplayItem, 0, len(ids))
-	var nRetried, nSkipped, nFailed int64
-	at := now
-	for _, id := range ids {
-		it := &hookd.ReplayItem{ReplayID: r.ID, DeliveryID: id, ProcessedOn: &at}
-		switch newID, ok := created[id]; {
-		case slices.Contains(retried, id):
-			it.State = hookd.ReplayItemSkipped
-			nSkipped++
-		case ok:
-			it.State, it.NewDeliveryID = hookd.ReplayItemRetried, newID
-			nRetried++
-		default:
-			it.State = hookd.ReplayItemFailed
-			nFailed++
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE replay_items SET state = ?, new_delivery_id = ?, processed_on = ?
-			WHERE replay_id = ? AND delivery_id = ?`, it.State, it.NewDeliveryID, micros(now), r.ID, id); err != nil {
-			return nil, err
-		}
-		items = append(items, it)
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE replays SET
-			retried = retried + ?2, skipped = skipped + ?3, failed = failed + ?4,
-			started_on = COALESCE(started_on, ?5), next_step_at = ?6,
-			state = CASE WHEN EXISTS (SELECT 1 FROM replay_items WHERE replay_id = ?1 AND state = 'pending')
-				THEN 'running' ELSE 'done' END,
-			finished_on = CASE WHEN EXISTS (SELECT 1 FROM replay_items WHERE replay_id = ?1 AND state = 'pending')
-				THEN NULL ELSE ?5 END
-		WHERE id = ?1`, r.ID, nRetried, nSkipped, nFailed, micros(now), micros(now.Add(wait)))
-	return items, err
-}
-
-// queryInt64s runs a query that returns one integer column.
-func queryInt64s(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+// scanInt64s reads rows of one integer column.
+func scanInt64s(rows *sql.Rows, err error) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
