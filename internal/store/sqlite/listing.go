@@ -44,29 +44,6 @@ type listPlan struct {
 // maxSpans is the most id ranges a page query walks, one compound arm each.
 const maxSpans = 16
 
-// idSpans reads the id bounds of the counter rows of a date range (join, where and args from
-// countsWhere) and merges them into at most maxSpans disjoint ranges, highest first.
-func idSpans(ctx context.Context, tx *sql.Tx, join, where string, args []any) ([][2]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT c.lo, c.hi FROM delivery_counts c`+join+andWhere(where, `c.n > 0`)+
-		` ORDER BY c.lo`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var spans [][2]int64
-	for rows.Next() {
-		var lo, hi int64
-		if err := rows.Scan(&lo, &hi); err != nil {
-			return nil, err
-		}
-		spans = append(spans, [2]int64{lo, hi})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return mergeSpans(spans, maxSpans), nil
-}
-
 // mergeSpans merges id ranges sorted by their start into at most most disjoint ranges,
 // highest first, closing the smallest gaps first.
 func mergeSpans(in [][2]int64, most int) [][2]int64 {
@@ -143,36 +120,15 @@ func planList(ctx context.Context, tx *sql.Tx, f hookd.DeliveryFilter) (*listPla
 		inner = fmt.Sprintf(`c.bucket < %d`, toB)
 	}
 	join, where, args := countsWhere(f, conds)
-	rows, err := tx.QueryContext(ctx, `SELECT c.class, SUM(CASE WHEN `+inner+` THEN c.n ELSE 0 END), SUM(c.n), MIN(c.lo), MAX(c.hi)
-		FROM delivery_counts c`+join+where+` GROUP BY c.class`, args...)
+	var p *listPlan
+	var err error
+	if from != nil || to != nil {
+		p, err = planRange(ctx, tx, inner, join, where, args)
+	} else {
+		p, err = planClasses(ctx, tx, join, where, args)
+	}
 	if err != nil {
 		return nil, false, err
-	}
-	defer rows.Close()
-	p := &listPlan{lo: 1, hi: -1}
-	for rows.Next() {
-		var class int
-		var inside, all, lo, hi int64
-		if err := rows.Scan(&class, &inside, &all, &lo, &hi); err != nil {
-			return nil, false, err
-		}
-		if all <= 0 {
-			continue
-		}
-		p.total += inside
-		p.classes = append(p.classes, class)
-		if len(p.classes) == 1 || lo < p.lo {
-			p.lo = lo
-		}
-		p.hi = max(p.hi, hi)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	if from != nil || to != nil {
-		if p.spans, err = idSpans(ctx, tx, join, where, args); err != nil {
-			return nil, false, err
-		}
 	}
 	// The partial hours at the edges of the range, row by row.
 	for _, edge := range edgeRanges(f, fromB, toB) {
@@ -198,6 +154,77 @@ func planList(ctx context.Context, tx *sql.Tx, f hookd.DeliveryFilter) (*listPla
 		p.spans = clampSpans(p.spans, *f.MaxID)
 	}
 	return p, true, nil
+}
+
+// planClasses sums the counter rows that match (join, where and args from countsWhere) per
+// status class.
+func planClasses(ctx context.Context, tx *sql.Tx, join, where string, args []any) (*listPlan, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT c.class, SUM(c.n), MIN(c.lo), MAX(c.hi)
+		FROM delivery_counts c`+join+where+` GROUP BY c.class`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	p := &listPlan{lo: 1, hi: -1}
+	for rows.Next() {
+		var class int
+		var n, lo, hi int64
+		if err := rows.Scan(&class, &n, &lo, &hi); err != nil {
+			return nil, err
+		}
+		p.add(class, n, n, lo, hi)
+	}
+	return p, rows.Err()
+}
+
+// planRange reads the counter rows of a date range once, in id order, for both the sums per
+// class (counting a row only when inner, the hours strictly inside the range) and the id
+// spans: one pass over the rows instead of a GROUP BY and a sort of the same rows.
+func planRange(ctx context.Context, tx *sql.Tx, inner, join, where string, args []any) (*listPlan, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT c.class, `+inner+`, c.n, c.lo, c.hi FROM delivery_counts c`+join+
+		andWhere(where, `c.n > 0`)+` ORDER BY c.lo`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	p := &listPlan{lo: 1, hi: -1}
+	var spans [][2]int64
+	for rows.Next() {
+		var class int
+		var in bool
+		var n, lo, hi int64
+		if err := rows.Scan(&class, &in, &n, &lo, &hi); err != nil {
+			return nil, err
+		}
+		inside := int64(0)
+		if in {
+			inside = n
+		}
+		p.add(class, inside, n, lo, hi)
+		spans = append(spans, [2]int64{lo, hi})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(p.classes)
+	p.spans = mergeSpans(spans, maxSpans)
+	return p, nil
+}
+
+// add counts a class's counter rows: inside of all of its deliveries match, between ids lo
+// and hi. A class without deliveries is left out.
+func (p *listPlan) add(class int, inside, all, lo, hi int64) {
+	if all <= 0 {
+		return
+	}
+	p.total += inside
+	if !slices.Contains(p.classes, class) {
+		p.classes = append(p.classes, class)
+	}
+	if p.hi < p.lo || lo < p.lo {
+		p.lo = lo
+	}
+	p.hi = max(p.hi, hi)
 }
 
 // edgeRanges returns the parts of f's date range that fall in its first and last hour
