@@ -12,16 +12,17 @@ func TestLinger(t *testing.T) {
 
 	t.Run("TakesWhatArrivesUpToTheBound", func(t *testing.T) {
 		t.Parallel()
-		in := make(chan done, 40)
-		for range 30 {
+		sent := lingerBelow + 14
+		in := make(chan done, sent)
+		for range sent {
 			in <- done{}
 		}
 		batch, closed := w.linger(in, first)
 		if len(batch) != lingerBelow || closed {
 			t.Errorf("got a batch of %d, closed %v, want %d and open", len(batch), closed, lingerBelow)
 		}
-		if len(in) != 30-(lingerBelow-1) {
-			t.Errorf("got %d results left in the channel, want %d", len(in), 30-(lingerBelow-1))
+		if len(in) != sent-(lingerBelow-1) {
+			t.Errorf("got %d results left in the channel, want %d", len(in), sent-(lingerBelow-1))
 		}
 	})
 	t.Run("WaitsForLateResults", func(t *testing.T) {

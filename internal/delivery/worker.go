@@ -55,8 +55,10 @@ const (
 // ends an attempt has no next claim on hand until the attempt is recorded and a new claim
 // made, and the store's writer, taking turns between the two, gets batches of a few. With
 // two, a backlog drain on SQLite claimed 14 deliveries at a time instead of 9 and spent 12 %
-// less CPU per delivery (docs/perf.md).
-const claimsPerSender = 2
+// less CPU per delivery; four, with a longer record linger, gave bigger batches still, which
+// PostgreSQL needs most (docs/perf.md). A crashed node may repeat the attempts of the claims it
+// held and had not recorded: at most claimsPerSender × concurrency (docs/reliability.md).
+const claimsPerSender = 4
 
 // Config tunes a Worker. The zero value of a field means its default.
 type Config struct {
