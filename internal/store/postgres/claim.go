@@ -35,7 +35,7 @@ import (
 // but with LIMIT $n the generic plan cannot know the batch is small: it sorts and hash-joins
 // the whole backlog, so PostgreSQL plans every call. With a constant bound on the rows it
 // locks, the generic plan is the custom one and is reused. The bound is the limit rounded up
-// to a power of two (claimBounded): eight texts, not one per limit (each is prepared and kept
+// to a power of two (claimBounded): nine texts, not one per limit (each is prepared and kept
 // on every connection, about 300 kB each); the rows past the limit stay locked only until the
 // statement ends, and other claimers pass over them meanwhile as over any locked row. An
 // unknown array of webhooks to skip misleads the generic plan the same way (with one webhook
@@ -69,9 +69,9 @@ func claimSQL(bound, limit string, skip bool) string {
 	ORDER BY d.next_attempt_at, d.id`
 }
 
-// claimBoundedMax is the largest bound written into the claim's text: twice the default
-// concurrency, the most claims the worker holds by default.
-const claimBoundedMax = 128
+// claimBoundedMax is the largest bound written into the claim's text: four times the default
+// concurrency, the most claims the worker holds by default (four per sender).
+const claimBoundedMax = 256
 
 // claimBounded are the claims without webhooks to skip that lock at most 1<<i rows
 // (claimBounded[i]) and claim $3 of them; claimSkipSQL skips webhooks ($3) and claims up to
