@@ -215,15 +215,15 @@ func (r *QueryReport) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "machine: %d CPUs %s/%s %s; load average %.2f before, %.2f after\n\n",
 		r.Machine.CPUs, r.Machine.OS, r.Machine.Arch, r.Machine.GoVersion, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "log listing\tp50\tp95\tmax\trows\ttotal\t\n")
+	fmt.Fprintf(tw, "log listing\tp50\tp95\tmax\tfirst\trows\ttotal\t\n")
 	for _, l := range r.Listings {
 		if l.Error != "" {
-			fmt.Fprintf(tw, "%s\tfailed\t\t\t\t\t\n", l.Name)
+			fmt.Fprintf(tw, "%s\tfailed\t\t\t\t\t\t\n", l.Name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t\n", l.Name, ms(l.Latency.P50), ms(l.Latency.P95), ms(l.Latency.Max), l.Rows, l.Total)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", l.Name, ms(l.Latency.P50), ms(l.Latency.P95), ms(l.Latency.Max), ms(l.First), l.Rows, l.Total)
 	}
-	fmt.Fprintf(tw, "retry of 100 ids\t%s\t%s\t%s\t\t\t\n", ms(r.RetryIDs.P50), ms(r.RetryIDs.P95), ms(r.RetryIDs.Max))
+	fmt.Fprintf(tw, "retry of 100 ids\t%s\t%s\t%s\t\t\t\t\n", ms(r.RetryIDs.P50), ms(r.RetryIDs.P95), ms(r.RetryIDs.Max))
 	if err := tw.Flush(); err != nil {
 		return err
 	}

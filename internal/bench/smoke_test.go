@@ -113,8 +113,8 @@ func TestSmoke(t *testing.T) {
 			t.Fatalf("got %d listings, want 5", len(rep.Listings))
 		}
 		for _, l := range rep.Listings {
-			if l.Latency.Count != 2 || l.Latency.P50 <= 0 {
-				t.Errorf("listing %q: got %+v, want 2 positive timings", l.Name, l.Latency)
+			if l.Latency.Count != 2 || l.Latency.P50 <= 0 || l.First <= 0 {
+				t.Errorf("listing %q: got %+v and first %v, want 2 positive timings after a first request", l.Name, l.Latency, l.First)
 			}
 		}
 		if first := rep.Listings[0]; first.Rows != 100 || first.Total < 2000 {
