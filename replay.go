@@ -1,6 +1,9 @@
 package hookd
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // ReplayState is where a replay job is in its life: queued → running → done, or cancelled
 // from queued or running.
@@ -177,4 +180,35 @@ func (p *ReplayParams) Validate() error {
 		return Errorf(EINVALID, "The idempotency key must be at most 255 characters long.")
 	}
 	return nil
+}
+
+// ReplayOutcome is what one replay step did to its items, in the items' order.
+type ReplayOutcome struct {
+	Items                    []*ReplayItem
+	Retried, Skipped, Failed int64 // the items of each state
+}
+
+// ReplayOutcomes sorts the items ids of job replayID that a step processed at now: skipped when
+// in retried (the job excludes deliveries retried before and a retry of it exists), retried
+// when created maps it to its new delivery, failed otherwise (the delivery is gone, or its
+// webhook is not the job creator's). Both stores record a step with it.
+func ReplayOutcomes(replayID int64, ids, retried []int64, created map[int64]int64, now time.Time) *ReplayOutcome {
+	out := &ReplayOutcome{Items: make([]*ReplayItem, 0, len(ids))}
+	at := now
+	for _, id := range ids {
+		it := &ReplayItem{ReplayID: replayID, DeliveryID: id, ProcessedOn: &at}
+		switch newID, ok := created[id]; {
+		case slices.Contains(retried, id):
+			it.State = ReplayItemSkipped
+			out.Skipped++
+		case ok:
+			it.State, it.NewDeliveryID = ReplayItemRetried, newID
+			out.Retried++
+		default:
+			it.State = ReplayItemFailed
+			out.Failed++
+		}
+		out.Items = append(out.Items, it)
+	}
+	return out
 }

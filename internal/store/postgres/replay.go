@@ -479,27 +479,11 @@ func (s *Store) replayProcess(ctx context.Context, tx pgx.Tx, r *hookd.Replay, l
 // replayRecord stores the outcome of the items ids, moves the job on, and wakes the
 // dispatchers of every node when it created deliveries.
 func replayRecord(ctx context.Context, tx pgx.Tx, r *hookd.Replay, ids, retried []int64, created map[int64]int64, now time.Time, wait time.Duration) ([]*hookd.ReplayItem, error) {
-	items := make([]*hookd.ReplayItem, 0, len(ids))
-	states := make([]string, 0, len(ids))
-	newIDs := make([]int64, 0, len(ids))
-	var nRetried, nSkipped, nFailed int64
-	at := now
-	for _, id := range ids {
-		it := &hookd.ReplayItem{ReplayID: r.ID, DeliveryID: id, ProcessedOn: &at}
-		switch newID, ok := created[id]; {
-		case slices.Contains(retried, id):
-			it.State = hookd.ReplayItemSkipped
-			nSkipped++
-		case ok:
-			it.State, it.NewDeliveryID = hookd.ReplayItemRetried, newID
-			nRetried++
-		default:
-			it.State = hookd.ReplayItemFailed
-			nFailed++
-		}
-		states = append(states, string(it.State))
-		newIDs = append(newIDs, it.NewDeliveryID)
-		items = append(items, it)
+	o := hookd.ReplayOutcomes(r.ID, ids, retried, created, now)
+	states := make([]string, len(o.Items))
+	newIDs := make([]int64, len(o.Items))
+	for i, it := range o.Items {
+		states[i], newIDs[i] = string(it.State), it.NewDeliveryID
 	}
 	if _, err := tx.Exec(ctx, `UPDATE replay_items i SET state = u.state, new_delivery_id = u.new_id, processed_on = $2
 		FROM unnest($3::bigint[], $4::text[], $5::bigint[]) AS u(delivery_id, state, new_id)
@@ -513,13 +497,13 @@ func replayRecord(ctx context.Context, tx pgx.Tx, r *hookd.Replay, ids, retried 
 				THEN 'running' ELSE 'done' END,
 			finished_on = CASE WHEN EXISTS (SELECT 1 FROM replay_items WHERE replay_id = $1 AND state = 'pending')
 				THEN NULL ELSE $5::timestamptz END
-		WHERE id = $1`, r.ID, nRetried, nSkipped, nFailed, now, now.Add(wait)); err != nil {
+		WHERE id = $1`, r.ID, o.Retried, o.Skipped, o.Failed, now, now.Add(wait)); err != nil {
 		return nil, err
 	}
-	if nRetried > 0 {
+	if o.Retried > 0 {
 		if err := notify(ctx, tx); err != nil {
 			return nil, err
 		}
 	}
-	return items, nil
+	return o.Items, nil
 }

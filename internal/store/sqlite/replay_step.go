@@ -239,25 +239,10 @@ func scanPairsInverted(rows *sql.Rows, err error) (map[int64]int64, error) {
 
 // record stores the outcome of the items ids in one statement and moves the job on.
 func (st *replayStepTx) record(ctx context.Context, r *hookd.Replay, ids, retried []int64, created map[int64]int64, now time.Time, wait time.Duration) ([]*hookd.ReplayItem, error) {
-	items := make([]*hookd.ReplayItem, 0, len(ids))
-	rows := make([][3]any, 0, len(ids))
-	var nRetried, nSkipped, nFailed int64
-	at := now
-	for _, id := range ids {
-		it := &hookd.ReplayItem{ReplayID: r.ID, DeliveryID: id, ProcessedOn: &at}
-		switch newID, ok := created[id]; {
-		case slices.Contains(retried, id):
-			it.State = hookd.ReplayItemSkipped
-			nSkipped++
-		case ok:
-			it.State, it.NewDeliveryID = hookd.ReplayItemRetried, newID
-			nRetried++
-		default:
-			it.State = hookd.ReplayItemFailed
-			nFailed++
-		}
-		rows = append(rows, [3]any{id, string(it.State), it.NewDeliveryID})
-		items = append(items, it)
+	o := hookd.ReplayOutcomes(r.ID, ids, retried, created, now)
+	rows := make([][3]any, len(o.Items))
+	for i, it := range o.Items {
+		rows[i] = [3]any{it.DeliveryID, string(it.State), it.NewDeliveryID}
 	}
 	js, err := json.Marshal(rows)
 	if err != nil {
@@ -266,6 +251,6 @@ func (st *replayStepTx) record(ctx context.Context, r *hookd.Replay, ids, retrie
 	if _, err := st.sts[stepItems].ExecContext(ctx, r.ID, micros(now), string(js)); err != nil {
 		return nil, err
 	}
-	_, err = st.sts[stepAdvance].ExecContext(ctx, r.ID, nRetried, nSkipped, nFailed, micros(now), micros(now.Add(wait)))
-	return items, err
+	_, err = st.sts[stepAdvance].ExecContext(ctx, r.ID, o.Retried, o.Skipped, o.Failed, micros(now), micros(now.Add(wait)))
+	return o.Items, err
 }
