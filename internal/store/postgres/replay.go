@@ -443,12 +443,7 @@ func (s *Store) replayProcess(ctx context.Context, tx pgx.Tx, r *hookd.Replay, l
 			return nil, err
 		}
 	}
-	var toSend []int64
-	for _, id := range ids {
-		if !slices.Contains(retried, id) {
-			toSend = append(toSend, id)
-		}
-	}
+	toSend := slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return slices.Contains(retried, id) })
 	created := map[int64]int64{} // original id → new delivery id
 	if len(toSend) > 0 {
 		rows, err := tx.Query(ctx, `INSERT INTO deliveries

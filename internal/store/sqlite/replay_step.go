@@ -208,12 +208,7 @@ func (st *replayStepTx) process(ctx context.Context, r *hookd.Replay, limit int,
 			return nil, err
 		}
 	}
-	var toSend []int64
-	for _, id := range ids {
-		if !slices.Contains(retried, id) {
-			toSend = append(toSend, id)
-		}
-	}
+	toSend := slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return slices.Contains(retried, id) })
 	created := map[int64]int64{} // original id → new delivery id
 	if len(toSend) > 0 {
 		if created, err = scanPairsInverted(st.sts[stepInsert].QueryContext(ctx,

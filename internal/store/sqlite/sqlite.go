@@ -296,13 +296,9 @@ func (s *Store) prepare(ctx context.Context, queries ...string) ([]*sql.Stmt, er
 	defer s.mu.Unlock()
 	out := make([]*sql.Stmt, len(queries))
 	for i, q := range queries {
-		st, ok := s.stmts[q]
-		if !ok {
-			var err error
-			if st, err = s.write.PrepareContext(ctx, q); err != nil {
-				return nil, fmt.Errorf("prepare: %w", err)
-			}
-			s.stmts[q] = st
+		st, err := cached(ctx, s.write, s.stmts, q)
+		if err != nil {
+			return nil, err
 		}
 		out[i] = st
 	}
@@ -315,14 +311,20 @@ func (s *Store) prepare(ctx context.Context, queries ...string) ([]*sql.Stmt, er
 func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.reads[query]
-	if !ok {
-		var err error
-		if st, err = s.read.PrepareContext(ctx, query); err != nil {
-			return nil, fmt.Errorf("prepare: %w", err)
-		}
-		s.reads[query] = st
+	return cached(ctx, s.read, s.reads, query)
+}
+
+// cached returns query prepared on pool from cache, preparing and keeping it on first use.
+// The caller holds s.mu.
+func cached(ctx context.Context, pool *sql.DB, cache map[string]*sql.Stmt, query string) (*sql.Stmt, error) {
+	if st, ok := cache[query]; ok {
+		return st, nil
 	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	cache[query] = st
 	return st, nil
 }
 
