@@ -125,6 +125,15 @@ func (d *dispatcher) releaseParked(ctx context.Context, now time.Time, all bool)
 		return
 	}
 	if err := d.w.store.DeliveryRelease(ctx, release); err != nil {
+		if ctx.Err() != nil && !all {
+			// The worker is stopping: park them again for the release at shutdown, which
+			// has a deadline of its own, rather than leave them in flight until their
+			// leases end.
+			for _, c := range release {
+				d.parking.add(c, now, d.w.cfg.Lease, d.w.stallAfter)
+			}
+			return
+		}
 		d.w.log.Warn("release parked deliveries; their leases will bring them back", "count", len(release), "err", err)
 		return
 	}
