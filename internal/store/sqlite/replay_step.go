@@ -57,7 +57,7 @@ var replayStepQueries = []string{
 		ORDER BY delivery_id LIMIT ?`,
 	stepRetried: `SELECT DISTINCT retry_of FROM deliveries
 		WHERE retry_of IN (SELECT value FROM json_each(?)) AND retry_of <> 0`,
-	stepInsert: retryInsertSQL + ` RETURNING id, retry_of`,
+	stepInsert: retryInsertSQL + ` RETURNING retry_of, id`, // original id → new delivery id
 	// ?3 is a JSON array of [delivery id, state, new delivery id] per item. Written with IN
 	// rather than UPDATE … FROM json_each, for which SQLite walks every item of the job.
 	stepItems: `UPDATE replay_items SET (state, new_delivery_id) = (SELECT j.value ->> 1, j.value ->> 2
@@ -211,25 +211,12 @@ func (st *replayStepTx) process(ctx context.Context, r *hookd.Replay, limit int,
 	toSend := slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return slices.Contains(retried, id) })
 	created := map[int64]int64{} // original id → new delivery id
 	if len(toSend) > 0 {
-		if created, err = scanPairsInverted(st.sts[stepInsert].QueryContext(ctx,
+		if created, err = scanPairs(st.sts[stepInsert].QueryContext(ctx,
 			idsJSON(toSend), r.CreatedBy, micros(now), r.Filter.CreatedBy)); err != nil {
 			return nil, err
 		}
 	}
 	return st.record(ctx, r, ids, retried, created, now, wait)
-}
-
-// scanPairsInverted reads rows of two integers into a map from the second to the first.
-func scanPairsInverted(rows *sql.Rows, err error) (map[int64]int64, error) {
-	m, err := scanPairs(rows, err)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]int64, len(m))
-	for k, v := range m {
-		out[v] = k
-	}
-	return out, nil
 }
 
 // record stores the outcome of the items ids in one statement and moves the job on.
